@@ -1,0 +1,19 @@
+// Runs independent pieces of work on several threads. Used for the large
+// copies, compressions and decodes that must use both cores; small work runs
+// inline because starting a thread costs more than it saves.
+#pragma once
+#include <cstddef>
+#include <functional>
+
+namespace tk {
+
+// Hardware threads, at least 1.
+int hardware_threads();
+
+// Calls fn(i, worker) for every i in [0, n) on up to `threads` threads (the
+// caller is worker 0). Items are handed out dynamically, in increasing order.
+// The first exception thrown stops the handing out of new items and is
+// rethrown here once every thread has stopped.
+void parallel_for(size_t n, int threads, const std::function<void(size_t i, int worker)>& fn);
+
+}  // namespace tk

@@ -1,0 +1,240 @@
+#include "syscall_seam.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+namespace tk::sys {
+namespace {
+
+struct SeamState {
+  std::mutex mu;  // guards plan, trace and fd_paths; taken only when a plan is armed
+  FaultPlan plan;
+  std::atomic<bool> armed{false};
+  std::atomic<uint64_t> calls{0};
+  std::vector<TraceEntry> trace;
+  std::unordered_map<int, std::string> fd_paths;
+};
+
+SeamState& state() {
+  static SeamState* s = [] {
+    auto* st = new SeamState();  // never destroyed: used from exit paths
+    if (const char* spec = std::getenv("TENSORKEEP_FAULTS")) {
+      FaultPlan plan;
+      std::string err;
+      if (parse_fault_plan(spec, &plan, &err)) {
+        st->plan = plan;
+        st->armed = true;
+      }
+    }
+    return st;
+  }();
+  return *s;
+}
+
+// True (with errno set) when the plan says this call fails; may not return
+// at all when the plan says the process dies here.
+bool intercept(Op op, const char* path, int fd, const char* path2, uint64_t off, uint64_t len) {
+  SeamState& s = state();
+  if (!s.armed.load(std::memory_order_relaxed)) return false;
+  std::lock_guard<std::mutex> lock(s.mu);
+  const FaultPlan& p = s.plan;
+  if (p.has_op && p.op != op) {
+    if (p.trace) s.trace.push_back({op, path ? path : (fd >= 0 ? s.fd_paths[fd] : ""), path2 ? path2 : "", off, len});
+    return false;
+  }
+  uint64_t n = ++s.calls;
+  if (p.crash_at != 0 && n == p.crash_at) {
+    ::kill(::getpid(), SIGKILL);
+    ::pause();
+  }
+  if (p.trace) s.trace.push_back({op, path ? path : (fd >= 0 ? s.fd_paths[fd] : ""), path2 ? path2 : "", off, len});
+  if (p.fail_at != 0 && (n == p.fail_at || (p.sticky && n > p.fail_at))) {
+    errno = p.fail_errno;
+    return true;
+  }
+  return false;
+}
+
+void remember_fd(int fd, const char* path) {
+  SeamState& s = state();
+  if (fd < 0 || !s.armed.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.plan.trace) s.fd_paths[fd] = path;
+}
+
+const struct { Op op; const char* name; } kOpNames[] = {
+    {Op::Open, "open"},   {Op::Close, "close"}, {Op::Pwrite, "pwrite"}, {Op::Pread, "pread"},
+    {Op::Fsync, "fsync"}, {Op::Rename, "rename"}, {Op::Unlink, "unlink"}, {Op::Mkdir, "mkdir"},
+    {Op::Rmdir, "rmdir"}, {Op::Flock, "flock"}, {Op::Fstat, "fstat"}, {Op::Ftruncate, "ftruncate"},
+};
+
+}  // namespace
+
+const char* op_name(Op op) {
+  for (const auto& e : kOpNames)
+    if (e.op == op) return e.name;
+  return "?";
+}
+
+bool op_from_name(const std::string& name, Op* out) {
+  for (const auto& e : kOpNames)
+    if (name == e.name) {
+      *out = e.op;
+      return true;
+    }
+  return false;
+}
+
+void set_fault_plan(const FaultPlan& plan) {
+  SeamState& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.plan = plan;
+  s.calls = 0;
+  s.trace.clear();
+  s.fd_paths.clear();
+  s.armed = true;
+}
+
+void clear_fault_plan() {
+  SeamState& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.plan = FaultPlan();
+  s.armed = false;
+  s.calls = 0;
+}
+
+uint64_t call_count() { return state().calls.load(); }
+
+std::vector<TraceEntry> take_trace() {
+  SeamState& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  std::vector<TraceEntry> out;
+  out.swap(s.trace);
+  return out;
+}
+
+bool parse_fault_plan(const std::string& spec, FaultPlan* plan, std::string* error) {
+  static const struct { const char* name; int value; } kErrnos[] = {
+      {"EIO", EIO}, {"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"EACCES", EACCES}, {"EROFS", EROFS}, {"EINTR", EINTR}};
+  FaultPlan p;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t end = spec.find(',', pos);
+    if (end == std::string::npos) end = spec.size();
+    std::string item = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    char* num_end = nullptr;
+    if (key == "sticky") {
+      p.sticky = true;
+    } else if (key == "trace") {
+      p.trace = true;
+    } else if (key == "op") {
+      if (!op_from_name(value, &p.op)) return *error = "unknown op '" + value + "'", false;
+      p.has_op = true;
+    } else if (key == "fail_at" || key == "crash_at") {
+      uint64_t v = std::strtoull(value.c_str(), &num_end, 10);
+      if (value.empty() || *num_end != '\0') return *error = key + " needs a number, got '" + value + "'", false;
+      (key == "fail_at" ? p.fail_at : p.crash_at) = v;
+    } else if (key == "errno") {
+      bool found = false;
+      for (const auto& e : kErrnos)
+        if (value == e.name) p.fail_errno = e.value, found = true;
+      if (!found) return *error = "unknown errno '" + value + "'", false;
+    } else {
+      return *error = "unknown fault plan key '" + key + "'", false;
+    }
+    if (end == spec.size()) break;
+  }
+  if (p.fail_at != 0 && p.fail_errno == 0) p.fail_errno = EIO;
+  *plan = p;
+  return true;
+}
+
+int open(const char* path, int flags, mode_t mode) {
+  if (intercept(Op::Open, path, -1, nullptr, 0, 0)) return -1;
+  int fd;
+  do fd = ::open(path, flags | O_CLOEXEC, mode);
+  while (fd < 0 && errno == EINTR);
+  remember_fd(fd, path);
+  return fd;
+}
+
+int close(int fd) {
+  if (intercept(Op::Close, nullptr, fd, nullptr, 0, 0)) {
+    ::close(fd);  // the descriptor is gone either way, as with a real failing close
+    return -1;
+  }
+  return ::close(fd);
+}
+
+ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset) {
+  if (intercept(Op::Pwrite, nullptr, fd, nullptr, uint64_t(offset), len)) return -1;
+  return ::pwrite(fd, buf, len, offset);
+}
+
+ssize_t pread(int fd, void* buf, size_t len, off_t offset) {
+  if (intercept(Op::Pread, nullptr, fd, nullptr, uint64_t(offset), len)) return -1;
+  return ::pread(fd, buf, len, offset);
+}
+
+int fsync(int fd) {
+  if (intercept(Op::Fsync, nullptr, fd, nullptr, 0, 0)) return -1;
+  return ::fsync(fd);
+}
+
+int rename(const char* from, const char* to) {
+  if (intercept(Op::Rename, from, -1, to, 0, 0)) return -1;
+  return ::rename(from, to);
+}
+
+int unlink(const char* path) {
+  if (intercept(Op::Unlink, path, -1, nullptr, 0, 0)) return -1;
+  return ::unlink(path);
+}
+
+int mkdir(const char* path, mode_t mode) {
+  if (intercept(Op::Mkdir, path, -1, nullptr, 0, 0)) return -1;
+  return ::mkdir(path, mode);
+}
+
+int rmdir(const char* path) {
+  if (intercept(Op::Rmdir, path, -1, nullptr, 0, 0)) return -1;
+  return ::rmdir(path);
+}
+
+int flock(int fd, int operation) {
+  if (intercept(Op::Flock, nullptr, fd, nullptr, 0, 0)) return -1;
+  int rc;
+  do rc = ::flock(fd, operation);
+  while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
+int fstat_size(int fd, uint64_t* size) {
+  if (intercept(Op::Fstat, nullptr, fd, nullptr, 0, 0)) return -1;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return -1;
+  *size = uint64_t(st.st_size);
+  return 0;
+}
+
+int ftruncate(int fd, off_t length) {
+  if (intercept(Op::Ftruncate, nullptr, fd, nullptr, uint64_t(length), 0)) return -1;
+  return ::ftruncate(fd, length);
+}
+
+}  // namespace tk::sys

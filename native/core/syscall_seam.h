@@ -1,0 +1,64 @@
+// The one seam every system call of the engine goes through, so tests can
+// make the k-th call fail (EIO, ENOSPC, ...) or stop the process right before
+// it, and can record the sequence of operations (the crash and power-loss
+// harnesses replay it). In production the plan is empty and a call costs one
+// relaxed atomic increment on top of the system call.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tk::sys {
+
+// Operation kinds, used to filter which calls a fault plan counts.
+enum class Op { Open, Close, Pwrite, Pread, Fsync, Rename, Unlink, Mkdir, Rmdir, Flock, Fstat, Ftruncate };
+const char* op_name(Op op);
+bool op_from_name(const std::string& name, Op* out);
+
+struct FaultPlan {
+  // Count only calls of this kind (all kinds when has_op is false).
+  bool has_op = false;
+  Op op = Op::Open;
+  // Make the fail_at-th counted call (1-based) fail with fail_errno; 0: never.
+  uint64_t fail_at = 0;
+  int fail_errno = 0;
+  // Keep failing every later counted call too (a disk that stays full).
+  bool sticky = false;
+  // SIGKILL the process just before the crash_at-th counted call; 0: never.
+  uint64_t crash_at = 0;
+  // Record every call (op, path) for the power-loss model.
+  bool trace = false;
+};
+
+struct TraceEntry {
+  Op op;
+  std::string path;   // path argument, or the path the fd was opened with
+  std::string path2;  // rename target
+  uint64_t offset = 0, length = 0;
+};
+
+void set_fault_plan(const FaultPlan& plan);  // also resets the call counter
+void clear_fault_plan();
+uint64_t call_count();                     // counted calls since the plan was set
+std::vector<TraceEntry> take_trace();      // returns and clears the trace
+// Reads TENSORKEEP_FAULTS (e.g. "crash_at=12", "op=fsync,fail_at=1,errno=ENOSPC,sticky")
+// once at load, so a child process can be crashed without code changes.
+// Returns false and sets *error for a malformed plan string.
+bool parse_fault_plan(const std::string& spec, FaultPlan* plan, std::string* error);
+
+int open(const char* path, int flags, mode_t mode = 0);
+int close(int fd);
+ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset);
+ssize_t pread(int fd, void* buf, size_t len, off_t offset);
+int fsync(int fd);
+int rename(const char* from, const char* to);
+int unlink(const char* path);
+int mkdir(const char* path, mode_t mode);
+int rmdir(const char* path);
+int flock(int fd, int operation);
+int fstat_size(int fd, uint64_t* size);
+int ftruncate(int fd, off_t length);
+
+}  // namespace tk::sys

@@ -1,0 +1,201 @@
+#include "writer.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "errors.h"
+#include "file_io.h"
+#include "json.h"
+#include "parallel.h"
+
+namespace tk {
+namespace {
+
+struct ChunkJob {
+  size_t tensor;
+  const uint8_t* data;
+  size_t len;
+  size_t elem_size;
+};
+
+void check_inputs(const std::vector<TensorSource>& tensors, std::string_view head_json, const WriteOptions& o) {
+  if (o.chunk_bytes < kMinChunkBytes || o.chunk_bytes > kMaxChunkBytes || o.chunk_bytes % kAlignment != 0)
+    throw Error(ErrorCode::BadInput, "chunkBytes must be a multiple of 64 in [" + std::to_string(kMinChunkBytes) + ", " +
+                                         std::to_string(kMaxChunkBytes) + "], got " + std::to_string(o.chunk_bytes));
+  if (o.level < 1 || o.level > 19) throw Error(ErrorCode::BadInput, "level must be in [1, 19], got " + std::to_string(o.level));
+  JsonValue head;
+  try {
+    head = parse_json(head_json);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::BadInput, std::string("head JSON: ") + e.what());
+  }
+  if (!head.is_object()) throw Error(ErrorCode::BadInput, "head JSON must be an object");
+  for (const char* reserved : {"format_version", "codec", "tensors"})
+    if (head.find(reserved)) throw Error(ErrorCode::BadInput, std::string("head JSON must not set \"") + reserved + "\"");
+  std::unordered_set<std::string> names;
+  for (const TensorSource& t : tensors) {
+    check_tensor_shape(t.name, t.dtype, t.shape, t.nbytes);
+    if (!names.insert(t.name).second) throw Error(ErrorCode::BadInput, "tensor name \"" + t.name + "\" appears twice");
+    if (t.nbytes && !t.data) throw Error(ErrorCode::BadInput, "tensor \"" + t.name + "\" has no data");
+  }
+}
+
+// Encodes jobs on `threads` threads into a ring of slots while the calling
+// thread hands each encoded chunk, in order, to `sink`. Memory stays bounded
+// by the ring however large the checkpoint is, and the disk writes overlap
+// the compression.
+class OrderedEncoder {
+ public:
+  OrderedEncoder(const std::vector<ChunkJob>& jobs, Codec codec, int level, int threads)
+      : jobs_(jobs), codec_(codec), threads_(std::max(1, threads)) {
+    size_t slots = std::min<size_t>(jobs.size(), size_t(threads_) * 2);
+    for (size_t i = 0; i < slots; i++) slots_.push_back(Slot{std::make_unique<ChunkEncoder>(level), {}, size_t(-1), i});
+  }
+
+  template <typename Sink>
+  void run(Sink&& sink) {
+    if (jobs_.empty()) return;
+    if (threads_ == 1) {
+      // Small or single-threaded writes: starting threads would cost more
+      // than the whole encode.
+      for (size_t i = 0; i < jobs_.size(); i++)
+        sink(i, slots_[0].encoder->encode(jobs_[i].data, jobs_[i].len, jobs_[i].elem_size, codec_));
+      return;
+    }
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads_; t++) pool.emplace_back([this] { encode_loop(); });
+    try {
+      for (size_t i = 0; i < jobs_.size(); i++) {
+        Slot& slot = slots_[i % slots_.size()];
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return slot.ready == i || error_; });
+        if (error_) break;
+        lock.unlock();
+        sink(i, slot.result);
+        lock.lock();
+        slot.free_for = i + slots_.size();
+        cv_.notify_all();
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    for (auto& t : pool) t.join();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  struct Slot {
+    std::unique_ptr<ChunkEncoder> encoder;
+    ChunkEncoder::Result result;
+    size_t ready;     // index of the job whose result the slot holds
+    size_t free_for;  // index of the job allowed to fill the slot next
+  };
+
+  void fail(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_) error_ = e;
+    cv_.notify_all();
+  }
+
+  void encode_loop() {
+    for (;;) {
+      size_t i;
+      Slot* slot;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (next_ >= jobs_.size() || error_ || stop_) return;
+        i = next_++;
+        slot = &slots_[i % slots_.size()];
+        cv_.wait(lock, [&] { return slot->free_for == i || error_ || stop_; });
+        if (error_ || stop_) return;
+      }
+      try {
+        const ChunkJob& job = jobs_[i];
+        ChunkEncoder::Result r = slot->encoder->encode(job.data, job.len, job.elem_size, codec_);
+        std::lock_guard<std::mutex> lock(mu_);
+        slot->result = r;
+        slot->ready = i;
+        cv_.notify_all();
+      } catch (...) {
+        fail(std::current_exception());
+        return;
+      }
+    }
+  }
+
+  const std::vector<ChunkJob>& jobs_;
+  Codec codec_;
+  int threads_;
+  std::vector<Slot> slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t next_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+WriteResult write_checkpoint(const std::string& path, const std::vector<TensorSource>& tensors,
+                             std::string_view head_json, const WriteOptions& options) {
+  check_inputs(tensors, head_json, options);
+  std::vector<TensorEntry> entries;
+  std::vector<ChunkJob> jobs;
+  WriteResult result;
+  for (size_t t = 0; t < tensors.size(); t++) {
+    const TensorSource& src = tensors[t];
+    entries.push_back({src.name, src.dtype, src.shape, src.nbytes, {}});
+    for (uint64_t off = 0; off < src.nbytes; off += options.chunk_bytes)
+      jobs.push_back({t, src.data + off, size_t(std::min(options.chunk_bytes, src.nbytes - off)), dtype_size(src.dtype)});
+    result.raw_bytes += src.nbytes;
+  }
+
+  AtomicFile file(path);
+  uint8_t header[kHeaderSize];
+  encode_header(header);
+  file.write_at(header, kHeaderSize, 0);
+  uint64_t offset = kHeaderSize;
+  int threads = options.threads > 0 ? options.threads : hardware_threads();
+  if (jobs.size() < 2) threads = 1;
+  OrderedEncoder encoder(jobs, options.codec, options.level, threads);
+  encoder.run([&](size_t i, const ChunkEncoder::Result& r) {
+    file.write_at(r.data, r.len, offset);
+    entries[jobs[i].tensor].chunks.push_back({offset, r.len, jobs[i].len, r.codec, r.hash});
+    offset = align_up(offset + r.len);
+  });
+
+  std::string& index = result.index_json;
+  std::string_view head_inner = head_json.substr(head_json.find('{') + 1);
+  head_inner = head_inner.substr(0, head_inner.rfind('}'));
+  bool head_empty = head_inner.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  index = "{\"format_version\":" + std::to_string(kFormatVersion) + (head_empty ? "" : ",");
+  index.append(head_inner);
+  index += ",\"codec\":{\"name\":\"" + std::string(codec_name(options.codec)) + "\",\"level\":" + std::to_string(options.level) +
+           ",\"chunk_bytes\":" + std::to_string(options.chunk_bytes) + "},\"tensors\":[";
+  for (size_t i = 0; i < entries.size(); i++) {
+    if (i) index += ",";
+    append_tensor_json(entries[i], &index);
+  }
+  index += "]}";
+
+  Footer footer{offset, index.size(), xxh3_64(index.data(), index.size())};
+  uint8_t footer_bytes[kFooterSize];
+  encode_footer(footer, footer_bytes);
+  file.write_at(index.data(), index.size(), offset);
+  file.write_at(footer_bytes, kFooterSize, offset + index.size());
+  file.commit();
+  result.file_bytes = offset + index.size() + kFooterSize;
+  return result;
+}
+
+}  // namespace tk
