@@ -97,10 +97,9 @@ export function encodeMetrics(metrics: Metrics): Record<string, number | string>
   return out;
 }
 
-export function decodeMetrics(raw: unknown): Metrics {
+export function decodeMetrics(raw: Record<string, unknown>): Metrics {
   const out: Metrics = {};
-  if (raw && typeof raw === 'object')
-    for (const [k, v] of Object.entries(raw)) out[k] = typeof v === 'string' && v in NON_FINITE ? NON_FINITE[v] : Number(v);
+  for (const [k, v] of Object.entries(raw)) out[k] = typeof v === 'string' ? NON_FINITE[v] : (v as number);
   return out;
 }
 
@@ -160,28 +159,47 @@ function toNative(specs: TensorSpec[]) {
   return specs.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: t.data }));
 }
 
+function corruptField(path: string, field: string, value: unknown): never {
+  throw new CheckpointError('E_CORRUPT', `${path}: index field "${field}" has an invalid value ${JSON.stringify(value)}`);
+}
+
+/** A head field of the index: the addon checks the tensor table, not these. */
+function field<T>(raw: Record<string, unknown>, name: string, fallback: T, valid: (v: unknown) => boolean, path: string): T {
+  const value = raw[name];
+  if (value === undefined || value === null) return fallback;
+  if (!valid(value)) corruptField(path, name, value);
+  return value as T;
+}
+
+const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isString = (v: unknown) => typeof v === 'string';
+const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringArray = (v: unknown) => Array.isArray(v) && v.every(isString);
+
 function parseIndex(indexJson: string, path: string, fileBytes: number): CheckpointIndex {
-  // The addon has already validated the index; this only gives it JS types.
-  const raw = JSON.parse(indexJson);
+  const raw = JSON.parse(indexJson) as Record<string, unknown>;
   const tensors = raw.tensors as TensorIndexEntry[];
+  const metrics = field<Record<string, unknown>>(raw, 'metrics', {}, isObject, path);
+  for (const [k, v] of Object.entries(metrics))
+    if (typeof v !== 'number' && !(typeof v === 'string' && v in NON_FINITE)) corruptField(path, `metrics.${k}`, v);
   return {
     info: {
-      model: raw.model ?? null,
-      seq: raw.seq ?? null,
-      step: raw.step ?? 0,
-      epoch: raw.epoch ?? 0,
-      category: raw.category ?? null,
-      reasons: raw.reasons ?? [],
-      metrics: decodeMetrics(raw.metrics),
+      model: field<string | null>(raw, 'model', null, isString, path),
+      seq: field<number | null>(raw, 'seq', null, isCount, path),
+      step: field(raw, 'step', 0, isCount, path),
+      epoch: field(raw, 'epoch', 0, isCount, path),
+      category: field<Category | null>(raw, 'category', null, isString, path),
+      reasons: field<string[]>(raw, 'reasons', [], isStringArray, path),
+      metrics: decodeMetrics(metrics),
       bytes: fileBytes,
       rawBytes: tensors.reduce((sum, t) => sum + t.nbytes, 0),
-      created: raw.created ?? '',
+      created: field(raw, 'created', '', isString, path),
       path,
     },
-    meta: raw.meta ?? {},
-    formatVersion: raw.format_version,
-    writer: raw.writer ?? 'unknown',
-    codec: raw.codec,
+    meta: field<Record<string, unknown>>(raw, 'meta', {}, isObject, path),
+    formatVersion: raw.format_version as number,
+    writer: field(raw, 'writer', 'unknown', isString, path),
+    codec: raw.codec as CheckpointIndex['codec'],
     tensors,
   };
 }

@@ -107,6 +107,8 @@ function entriesOf(input: TensorInput): Array<[string, TensorLike]> {
 function checkName(name: unknown, seen: Set<string>): asserts name is string {
   if (typeof name !== 'string') throw badInput(`Expected string for tensor name but received ${describe(name)}`);
   if (name.length === 0) throw badInput('Tensor names must not be empty');
+  // A lone surrogate has no UTF-8 form: it would come back as U+FFFD, a different name.
+  if (!name.isWellFormed()) throw badInput(`Tensor name "${name}" contains a lone UTF-16 surrogate`);
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_NAME_BYTES)
     throw badInput(`Tensor name "${name.slice(0, 40)}…" is ${bytes} bytes; the limit is ${MAX_NAME_BYTES}`);
