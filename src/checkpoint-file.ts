@@ -13,6 +13,7 @@ export type Codec = 'raw' | 'zstd' | 'shuffle+zstd';
 export const CODECS: readonly Codec[] = ['raw', 'zstd', 'shuffle+zstd'];
 
 export type Category = 'best' | 'periodic' | 'final' | 'manual';
+export const CATEGORIES: readonly Category[] = ['best', 'periodic', 'final', 'manual'];
 export type Metrics = Record<string, number>;
 
 /** What a checkpoint records beside its tensors. */
@@ -91,22 +92,24 @@ export interface ReadOptions {
 // JSON has no NaN or Infinity; a diverged run's metrics must still round-trip.
 const NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 
+// Object.fromEntries defines own properties, so a metric named "__proto__" stays a metric.
 export function encodeMetrics(metrics: Metrics): Record<string, number | string> {
-  const out: Record<string, number | string> = {};
-  for (const [k, v] of Object.entries(metrics)) out[k] = Number.isFinite(v) ? v : String(v);
-  return out;
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, Number.isFinite(v) ? v : String(v)]));
 }
 
 export function decodeMetrics(raw: Record<string, unknown>): Metrics {
-  const out: Metrics = {};
-  for (const [k, v] of Object.entries(raw)) out[k] = typeof v === 'string' ? NON_FINITE[v] : (v as number);
-  return out;
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === 'string' ? NON_FINITE[v] : (v as number)]));
 }
 
 function checkInteger(name: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0))
     throw badInput(`Expected non-negative integer for ${name} but received ${String(value)}`);
 }
+
+const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isString = (v: unknown) => typeof v === 'string';
+const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringArray = (v: unknown) => Array.isArray(v) && v.every(isString);
 
 function headJson(fields: CheckpointFields): string {
   if (fields === null || typeof fields !== 'object') throw badInput('Expected an object for checkpoint fields');
@@ -120,6 +123,11 @@ function headJson(fields: CheckpointFields): string {
     if (typeof v !== 'number') throw badInput(`Expected number for metric "${k}" but received ${typeof v}`);
   const meta = fields.meta ?? {};
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw badInput('Expected a plain object for meta');
+  // The reader checks these fields; a writer that let a bad one through would commit an unreadable file.
+  if (fields.model !== undefined && !isString(fields.model)) throw badInput(`Expected string for model but received ${typeof fields.model}`);
+  if (fields.category !== undefined && !CATEGORIES.includes(fields.category))
+    throw badInput(`Expected one of ${CATEGORIES.join(', ')} for category but received ${JSON.stringify(fields.category)}`);
+  if (fields.reasons !== undefined && !isStringArray(fields.reasons)) throw badInput('Expected an array of strings for reasons');
   const head = {
     created: new Date().toISOString(),
     writer: `tensorkeep ${VERSION}`,
@@ -153,6 +161,8 @@ function nativeOptions(options: WriteOptions): NativeWriteOptions {
 
 function checkPath(path: unknown): asserts path is string {
   if (typeof path !== 'string' || path.length === 0) throw badInput(`Expected a file path but received ${String(path)}`);
+  // The system calls would silently cut the path at a NUL byte.
+  if (path.includes('\0')) throw badInput(`Expected a file path without NUL bytes but received ${JSON.stringify(path)}`);
 }
 
 function toNative(specs: TensorSpec[]) {
@@ -171,11 +181,6 @@ function field<T>(raw: Record<string, unknown>, name: string, fallback: T, valid
   return value as T;
 }
 
-const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isString = (v: unknown) => typeof v === 'string';
-const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isStringArray = (v: unknown) => Array.isArray(v) && v.every(isString);
-
 function parseIndex(indexJson: string, path: string, fileBytes: number): CheckpointIndex {
   const raw = JSON.parse(indexJson) as Record<string, unknown>;
   const tensors = raw.tensors as TensorIndexEntry[];
@@ -188,7 +193,7 @@ function parseIndex(indexJson: string, path: string, fileBytes: number): Checkpo
       seq: field<number | null>(raw, 'seq', null, isCount, path),
       step: field(raw, 'step', 0, isCount, path),
       epoch: field(raw, 'epoch', 0, isCount, path),
-      category: field<Category | null>(raw, 'category', null, isString, path),
+      category: field<Category | null>(raw, 'category', null, (v) => CATEGORIES.includes(v as Category), path),
       reasons: field<string[]>(raw, 'reasons', [], isStringArray, path),
       metrics: decodeMetrics(metrics),
       bytes: fileBytes,
@@ -208,7 +213,7 @@ function parseIndex(indexJson: string, path: string, fileBytes: number): Checkpo
 function plan(index: CheckpointIndex, into: TensorInput | undefined) {
   const given = new Map<string, TensorLike>();
   if (into !== undefined) for (const spec of normalizeTensors(into)) given.set(spec.name, spec);
-  const tensors: Record<string, Tensor> = {};
+  const entries: Array<[string, Tensor]> = [];
   const targets = index.tensors.map((entry, position) => {
     if (!isDtype(entry.dtype)) throw new CheckpointError('E_VERSION', `unknown dtype ${entry.dtype}`);
     const dest = given.get(entry.name) as TensorSpec | undefined;
@@ -223,11 +228,12 @@ function plan(index: CheckpointIndex, into: TensorInput | undefined) {
     } else {
       tensor = allocateTensor(entry.dtype, entry.shape, entry.nbytes);
     }
-    tensors[entry.name] = tensor;
+    entries.push([entry.name, tensor]);
     return { tensor: position, data: tensor.data };
   });
   if (given.size > 0) throw badInput(`into names tensors the checkpoint lacks: ${[...given.keys()].join(', ')}`);
-  return { tensors, targets };
+  // fromEntries: a tensor named "__proto__" stays a tensor.
+  return { tensors: Object.fromEntries(entries) as Record<string, Tensor>, targets };
 }
 
 function loaded(index: CheckpointIndex, tensors: Record<string, Tensor>): LoadedCheckpoint {

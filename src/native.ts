@@ -45,6 +45,50 @@ export interface NativeAddon {
   setFaultPlan(spec: string): void;
   clearFaultPlan(): void;
   faultCallCount(): number;
+
+  // Store primitives (native/addon/store_bindings.cc); all synchronous.
+  /** Opens (creating) a framed journal for appending; see src/journal.ts. */
+  journalOpen(path: string): NativeJournal;
+  /** Every intact frame from the start; a missing file is an empty scan. */
+  journalScan(path: string): NativeJournalScan;
+  /** Cuts a file to `length` bytes and fsyncs it; never grows it (E_BAD_INPUT). */
+  truncateFile(path: string, length: number): void;
+  /** Replaces the file via .tmp/ + fsync + rename + directory fsync. */
+  writeFileAtomic(path: string, data: Uint8Array): void;
+  /** Unlinks and fsyncs the directory; a missing file is not an error. */
+  removeFile(path: string): void;
+  /** Unlinks every entry of `<dir>/.tmp/`; returns how many (0 without .tmp). */
+  clearTmpDir(dir: string): number;
+  /** Creates one directory level if missing. */
+  ensureDir(path: string): void;
+  fsyncDir(path: string): void;
+  /** Exclusive non-blocking flock; E_LOCKED names the holder's pid. */
+  lockFile(path: string): NativeLock;
+}
+
+export interface NativeJournal {
+  /** One frame per call; fsynced when `sync`. A failed append leaves the file as it was. */
+  append(record: Uint8Array, sync: boolean): void;
+  sync(): void;
+  /** Bytes in the file, this writer's appends included. */
+  size(): number;
+  /** Idempotent; every other method throws E_CLOSED afterwards. */
+  close(): void;
+}
+
+export interface NativeJournalScan {
+  records: Buffer[];
+  /** Byte offset of each record's frame. */
+  offsets: number[];
+  /** End of the last intact frame: where the damaged tail, if any, starts. */
+  validBytes: number;
+  fileBytes: number;
+  problem: string | null;
+}
+
+export interface NativeLock {
+  /** Idempotent. */
+  release(): void;
 }
 
 const require = createRequire(import.meta.url);

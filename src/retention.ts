@@ -22,11 +22,11 @@ export interface RetentionConfig {
 
 export type EvictReason = 'periodic-window' | 'best-window' | 'superseded-final' | 'quota';
 
-export interface RetentionPlan {
+export interface RetentionPlan<R extends RetainedRecord = RetainedRecord> {
   /** Sorted by seq. */
-  keep: RetainedRecord[];
+  keep: R[];
   /** Window evictions by seq, then quota evictions in the order they were chosen. */
-  evict: Array<{ record: RetainedRecord; reason: EvictReason }>;
+  evict: Array<{ record: R; reason: EvictReason }>;
   /** Still over quota with only protected records left. */
   overQuota: boolean;
 }
@@ -41,7 +41,7 @@ function score(r: RetainedRecord, primary: NonNullable<Primary>): number | null 
 }
 
 /** Best first: finite primary values by direction, then the rest; ties and no primary → newer first. */
-function rank(records: RetainedRecord[], primary: Primary): RetainedRecord[] {
+function rank<R extends RetainedRecord>(records: R[], primary: Primary): R[] {
   const byNewest = (a: RetainedRecord, b: RetainedRecord) => b.seq - a.seq;
   if (!primary) return [...records].sort(byNewest);
   const scored = records.map((r) => ({ r, s: score(r, primary) }));
@@ -57,7 +57,7 @@ function rank(records: RetainedRecord[], primary: Primary): RetainedRecord[] {
 }
 
 /** The record with the best finite primary value of any category (ties → newest), or null. */
-export function singleBest(records: RetainedRecord[], primary: Primary): RetainedRecord | null {
+export function singleBest<R extends RetainedRecord>(records: R[], primary: Primary): R | null {
   if (!primary) return null;
   const top = rank(records, primary)[0];
   return top && score(top, primary) !== null ? top : null;
@@ -73,21 +73,21 @@ const WINDOW_REASON: Record<Category, EvictReason> = {
  * of that size (quota or ENOSPC). The newest, the single best and pinned
  * records are never evicted, whatever the quota.
  */
-export function planRetention(records: RetainedRecord[], config: RetentionConfig, extraBytes = 0): RetentionPlan {
+export function planRetention<R extends RetainedRecord>(records: R[], config: RetentionConfig, extraBytes = 0): RetentionPlan<R> {
   const bySeq = [...records].sort((a, b) => a.seq - b.seq);
   const of = (c: Category) => bySeq.filter((r) => r.category === c);
   const newest = bySeq.at(-1);
   const best = singleBest(bySeq, config.primary);
-  const isProtected = (r: RetainedRecord) => r === newest || r === best || r.pinned;
+  const isProtected = (r: R) => r === newest || r === best || r.pinned;
 
-  const kept = new Set<RetainedRecord>([...bySeq.filter(isProtected), ...of('manual')]);
+  const kept = new Set<R>([...bySeq.filter(isProtected), ...of('manual')]);
   for (const r of rank(of('best'), config.primary).slice(0, Math.max(0, config.keepBest))) kept.add(r);
   const periodic = of('periodic');
   for (const r of periodic.slice(Math.max(0, periodic.length - config.keepPeriodic))) kept.add(r);
   const finals = of('final');
   if (finals.length > 0) kept.add(finals[finals.length - 1]);
 
-  const evict: RetentionPlan['evict'] = [];
+  const evict: RetentionPlan<R>['evict'] = [];
   for (const r of bySeq) if (!kept.has(r)) evict.push({ record: r, reason: WINDOW_REASON[r.category] });
 
   let overQuota = false;

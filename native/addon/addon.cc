@@ -25,13 +25,6 @@ int get_threads(const Napi::Value& v) {
   return n == 0 ? hardware_threads() : int(n);
 }
 
-uint64_t get_u64(const Napi::Value& v, const char* what) {
-  double n = get_number(v, what);
-  if (!(n >= 0 && n <= 9007199254740992.0) || n != double(uint64_t(n)))
-    throw_code(v.Env(), "E_BAD_INPUT", std::string("Expected non-negative integer for ") + what);
-  return uint64_t(n);
-}
-
 TensorSource get_tensor(const Napi::Value& v, size_t i) {
   Napi::Env env = v.Env();
   if (!v.IsObject()) throw_code(env, "E_BAD_INPUT", "tensor " + std::to_string(i) + " must be an object");
@@ -66,7 +59,7 @@ WriteOptions get_write_options(const Napi::Value& v) {
 
 Napi::Value WriteCheckpoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path = get_string(info[0], "path");
+  std::string path = get_path(info[0], "path");
   if (!info[1].IsArray()) throw_code(env, "E_BAD_INPUT", "Expected array of tensors");
   Napi::Array list = info[1].As<Napi::Array>();
   std::vector<TensorSource> tensors;
@@ -98,7 +91,7 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
 
   static Napi::Value Wrap(Napi::Env env, std::shared_ptr<CheckpointReader> reader) {
     // Per-environment constructor: every worker thread loads its own copy.
-    Napi::Object obj = env.GetInstanceData<Napi::FunctionReference>()->New({});
+    Napi::Object obj = addon_data(env).reader.New({});
     ReaderWrap::Unwrap(obj)->reader_ = reader;
     obj.Set("indexJson", Napi::String::New(env, reader->index_json()));
     obj.Set("fileBytes", Napi::Number::New(env, double(reader->file_size())));
@@ -150,7 +143,7 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
 };
 
 Napi::Value OpenReader(const Napi::CallbackInfo& info) {
-  std::string path = get_string(info[0], "path");
+  std::string path = get_path(info[0], "path");
   return run<std::shared_ptr<CheckpointReader>>(
       info.Env(), info[1].ToBoolean(), [=] { return std::make_shared<CheckpointReader>(path); },
       [](Napi::Env env, std::shared_ptr<CheckpointReader>& r) { return ReaderWrap::Wrap(env, r); });
@@ -198,7 +191,10 @@ Napi::Value FaultCallCount(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(ReaderWrap::Define(env))));
+  auto* data = new AddonData();
+  data->reader = Napi::Persistent(ReaderWrap::Define(env));
+  env.SetInstanceData(data);
+  register_store_bindings(env, exports);
   exports.Set("writeCheckpoint", Napi::Function::New(env, WriteCheckpoint));
   exports.Set("openReader", Napi::Function::New(env, OpenReader));
   exports.Set("snapshot", Napi::Function::New(env, Snapshot));

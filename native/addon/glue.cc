@@ -18,23 +18,39 @@ double get_number(const Napi::Value& v, const char* what) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
+uint64_t get_u64(const Napi::Value& v, const char* what) {
+  double n = get_number(v, what);
+  if (!(n >= 0 && n <= 9007199254740991.0) || n != double(uint64_t(n)))
+    throw_code(v.Env(), "E_BAD_INPUT", std::string("Expected non-negative integer for ") + what);
+  return uint64_t(n);
+}
+
+std::string get_path(const Napi::Value& v, const char* what) {
+  std::string path = get_string(v, what);
+  // The system calls would silently cut the path at a NUL byte.
+  if (path.empty() || path.find('\0') != std::string::npos)
+    throw_code(v.Env(), "E_BAD_INPUT", std::string("Expected a non-empty path without NUL bytes for ") + what);
+  return path;
+}
+
 Bytes get_bytes(const Napi::Value& v, const char* what) {
+  napi_env env = v.Env();
+  void* data = nullptr;
+  size_t len = 0;
+  // The C calls (unlike Napi::TypedArray::ArrayBuffer()) also accept views of
+  // a SharedArrayBuffer, which is what the staging slabs are.
   if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    Napi::ArrayBuffer ab = ta.ArrayBuffer();
-    return {static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset(), ta.ByteLength()};
-  }
-  if (v.IsDataView()) {
-    auto dv = v.As<Napi::DataView>();
-    return {static_cast<uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset(), dv.ByteLength()};
-  }
-  if (v.IsArrayBuffer()) {
+    napi_typedarray_type type;
+    size_t length;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) == napi_ok)
+      return {static_cast<uint8_t*>(data), v.As<Napi::TypedArray>().ByteLength()};
+  } else if (v.IsDataView()) {
+    if (napi_get_dataview_info(env, v, &len, &data, nullptr, nullptr) == napi_ok) return {static_cast<uint8_t*>(data), len};
+  } else if (v.IsArrayBuffer()) {
     auto ab = v.As<Napi::ArrayBuffer>();
     return {static_cast<uint8_t*>(ab.Data()), ab.ByteLength()};
   }
-  // SharedArrayBuffer has no node-addon-api wrapper before napi 10; reach it
-  // through a Uint8Array view made in JS instead (see src/native.ts).
-  throw_code(v.Env(), "E_BAD_INPUT", std::string("Expected TypedArray or ArrayBuffer for ") + what);
+  throw_code(v.Env(), "E_BAD_INPUT", std::string("Expected TypedArray, DataView or ArrayBuffer for ") + what);
 }
 
 Failure capture(const std::exception& e) {

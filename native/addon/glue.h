@@ -16,13 +16,32 @@ namespace tk::addon {
 [[noreturn]] void throw_code(Napi::Env env, const char* code, const std::string& message);
 
 std::string get_string(const Napi::Value& v, const char* what);
+std::string get_path(const Napi::Value& v, const char* what);
 double get_number(const Napi::Value& v, const char* what);
-// Pointer and length of a TypedArray/DataView, ArrayBuffer or SharedArrayBuffer.
+// A non-negative integer that a JS number holds exactly (<= 2^53 - 1).
+uint64_t get_u64(const Napi::Value& v, const char* what);
+// Pointer and length of a TypedArray or DataView (over an ArrayBuffer or a
+// SharedArrayBuffer) or of an ArrayBuffer.
 struct Bytes {
   uint8_t* data;
   size_t len;
 };
 Bytes get_bytes(const Napi::Value& v, const char* what);
+
+// Per-environment state of the addon (the main thread and every worker
+// thread load their own copy). N-API gives an addon one instance-data slot:
+// every binding file keeps its constructors here, since a second
+// SetInstanceData would replace the first.
+struct AddonData {
+  Napi::FunctionReference reader;   // NativeReader (addon.cc)
+  Napi::FunctionReference journal;  // NativeJournal (store_bindings.cc)
+  Napi::FunctionReference lock;     // NativeLock (store_bindings.cc)
+};
+inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+// Adds the journal, store-op and lock functions (store_bindings.cc); needs
+// the AddonData to be set.
+void register_store_bindings(Napi::Env env, Napi::Object exports);
 
 // A captured failure of a core call, turned into a JS Error later (possibly
 // on another thread than the one that failed).

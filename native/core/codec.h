@@ -13,6 +13,9 @@
 namespace tk {
 
 enum class Codec : uint8_t { Raw, Zstd, ShuffleZstd };
+
+// Encoding or decoding less than this per thread is done on fewer threads.
+constexpr uint64_t kMinCodecBytesPerThread = 1ull << 20;
 const char* codec_name(Codec codec);  // "raw", "zstd", "shuffle+zstd"
 bool codec_from_name(std::string_view name, Codec* out);
 

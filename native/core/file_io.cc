@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -99,11 +100,15 @@ void AtomicFile::commit() {
 ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path) {
   fd_ = sys::open(path.c_str(), O_RDONLY);
   if (fd_ < 0) throw_sys_error("open", path, errno);
-  if (sys::fstat_size(fd_, &size_) != 0) {
-    int err = errno;
+  mode_t mode = 0;
+  int rc = sys::fstat_size(fd_, &size_, &mode);
+  int err = errno;
+  if (rc != 0 || !S_ISREG(mode)) {
     sys::close(fd_);
     fd_ = -1;
-    throw_sys_error("fstat", path, err);
+    if (rc != 0) throw_sys_error("fstat", path, err);
+    // A directory or device must not read as a (corrupt) checkpoint.
+    throw Error(ErrorCode::Io, path + (S_ISDIR(mode) ? ": is a directory" : ": is not a regular file"), EISDIR);
   }
 }
 

@@ -3,6 +3,8 @@
 // end of the buffer; recursion is bounded by max_depth.
 #include "json.h"
 
+#include <unordered_set>
+
 #include <charconv>
 #include <system_error>
 
@@ -126,6 +128,7 @@ class JsonParser {
 
   void parse_object(JsonValue* out, int depth) {
     enter(depth);
+    std::unordered_set<std::string> keys;
     out->kind_ = JsonValue::Kind::Object;
     ++pos_;  // '{'
     skip_ws();
@@ -134,8 +137,14 @@ class JsonParser {
       skip_ws();
       if (at_end()) fail_end();
       if (s_[pos_] != '"') fail("expected string key", pos_);
+      size_t key_pos = pos_;
       out->members_.emplace_back();
       parse_string(&out->members_.back().first);
+      // JSON.parse keeps the last of two equal keys and this parser would see
+      // the first: a file could then mean one thing to the native reader and
+      // another to the TypeScript side. Equal keys are refused.
+      if (!keys.insert(out->members_.back().first).second)
+        fail("duplicate key \"" + out->members_.back().first.substr(0, 64) + "\"", key_pos);
       expect(':', "':'");
       skip_ws();
       parse_value(&out->members_.back().second, depth + 1);

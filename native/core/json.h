@@ -48,8 +48,8 @@ class JsonValue {
   std::vector<std::pair<std::string, JsonValue>> members_;
 };
 
-// Parses one JSON document (RFC 8259; no comments, no trailing commas;
-// surrounding whitespace allowed). Throws tk::Error(ErrorCode::Corrupt) whose
+// Parses one JSON document (RFC 8259; no comments, no trailing commas, no
+// duplicate keys in an object; surrounding whitespace allowed). Throws tk::Error(ErrorCode::Corrupt) whose
 // message names the byte offset and what was expected, e.g.
 // "index JSON: expected ',' or '}' at byte 1042".
 JsonValue parse_json(std::string_view text, int max_depth = 64);

@@ -14,6 +14,11 @@ int hardware_threads() {
   return n == 0 ? 1 : int(std::min(n, 64u));
 }
 
+int threads_for(uint64_t bytes, int threads, uint64_t min_bytes_per_thread) {
+  uint64_t useful = bytes / std::max<uint64_t>(1, min_bytes_per_thread);
+  return int(std::max<uint64_t>(1, std::min<uint64_t>(uint64_t(std::max(1, threads)), useful)));
+}
+
 void parallel_for(size_t n, int threads, const std::function<void(size_t, int)>& fn) {
   size_t workers = std::min<size_t>(n, size_t(std::max(1, threads)));
   std::atomic<size_t> next{0};

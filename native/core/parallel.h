@@ -3,12 +3,18 @@
 // inline because starting a thread costs more than it saves.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 
 namespace tk {
 
 // Hardware threads, at least 1.
 int hardware_threads();
+
+// Threads worth using for `bytes` of work when each thread should get at
+// least `min_bytes_per_thread`: starting a thread costs ~50 µs, so small
+// checkpoints are encoded and decoded on the calling thread alone.
+int threads_for(uint64_t bytes, int threads, uint64_t min_bytes_per_thread);
 
 // Calls fn(i, worker) for every i in [0, n) on up to `threads` threads (the
 // caller is worker 0). Items are handed out dynamically, in increasing order.

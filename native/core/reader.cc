@@ -23,6 +23,9 @@ struct Worker {
 };
 
 void run_tasks(const ReadOnlyFile& file, const std::vector<ChunkTask>& tasks, bool verify, int threads) {
+  uint64_t bytes = 0;
+  for (const ChunkTask& t : tasks) bytes += t.tensor->chunks[t.chunk].raw_len;
+  threads = threads_for(bytes, threads, kMinCodecBytesPerThread);
   std::vector<std::unique_ptr<Worker>> workers(size_t(std::max(1, threads)));
   for (auto& w : workers) w = std::make_unique<Worker>();
   parallel_for(tasks.size(), threads, [&](size_t i, int worker) {

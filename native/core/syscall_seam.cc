@@ -224,11 +224,12 @@ int flock(int fd, int operation) {
   return rc;
 }
 
-int fstat_size(int fd, uint64_t* size) {
+int fstat_size(int fd, uint64_t* size, mode_t* mode) {
   if (intercept(Op::Fstat, nullptr, fd, nullptr, 0, 0)) return -1;
   struct stat st;
   if (::fstat(fd, &st) != 0) return -1;
   *size = uint64_t(st.st_size);
+  if (mode) *mode = st.st_mode;
   return 0;
 }
 

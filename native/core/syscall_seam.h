@@ -58,7 +58,8 @@ int unlink(const char* path);
 int mkdir(const char* path, mode_t mode);
 int rmdir(const char* path);
 int flock(int fd, int operation);
-int fstat_size(int fd, uint64_t* size);
+// Size of the open file, and its st_mode when `mode` is given.
+int fstat_size(int fd, uint64_t* size, mode_t* mode = nullptr);
 int ftruncate(int fd, off_t length);
 
 }  // namespace tk::sys

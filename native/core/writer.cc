@@ -165,7 +165,8 @@ WriteResult write_checkpoint(const std::string& path, const std::vector<TensorSo
   encode_header(header);
   file.write_at(header, kHeaderSize, 0);
   uint64_t offset = kHeaderSize;
-  int threads = options.threads > 0 ? options.threads : hardware_threads();
+  int threads = threads_for(result.raw_bytes, options.threads > 0 ? options.threads : hardware_threads(),
+                            kMinCodecBytesPerThread);
   if (jobs.size() < 2) threads = 1;
   OrderedEncoder encoder(jobs, options.codec, options.level, threads);
   encoder.run([&](size_t i, const ChunkEncoder::Result& r) {

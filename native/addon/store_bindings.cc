@@ -1,0 +1,192 @@
+// N-API bindings of the per-model store primitives (DESIGN.md §4, §5): the
+// journal, atomic replacement, removal, .tmp cleanup, directory sync and the
+// model LOCK. All synchronous: each is a few system calls, made on the
+// calling thread (the manager at open, or a Piscina worker).
+#include <napi.h>
+
+#include <memory>
+
+#include "file_io.h"
+#include "glue.h"
+#include "journal.h"
+#include "store_ops.h"
+
+namespace tk::addon {
+namespace {
+
+// Runs a core call on this thread and rethrows its failure as a coded JS
+// error (the synchronous half of run(), without its result conversion).
+template <typename F>
+auto core(Napi::Env env, F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    throw to_js_error(env, capture(e));
+  }
+}
+
+class JournalWrap : public Napi::ObjectWrap<JournalWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeJournal",
+                       {InstanceMethod("append", &JournalWrap::Append), InstanceMethod("sync", &JournalWrap::Sync),
+                        InstanceMethod("size", &JournalWrap::Size), InstanceMethod("close", &JournalWrap::Close)});
+  }
+
+  explicit JournalWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JournalWrap>(info) {}
+
+  // journalOpen(path)
+  static Napi::Value Open(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = get_path(info[0], "path");
+    auto writer = core(env, [&] { return std::make_unique<JournalWriter>(path); });
+    Napi::Object obj = addon_data(env).journal.New({});
+    JournalWrap* self = Unwrap(obj);
+    self->writer_ = std::move(writer);
+    self->path_ = path;
+    return obj;
+  }
+
+ private:
+  JournalWriter& writer(Napi::Env env) {
+    if (!writer_) throw_code(env, "E_CLOSED", "journal " + path_ + " is closed");
+    return *writer_;
+  }
+
+  // append(record: Uint8Array, sync: boolean)
+  Napi::Value Append(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    JournalWriter& w = writer(env);
+    Bytes record = get_bytes(info[0], "record");
+    bool sync = info[1].ToBoolean();
+    core(env, [&] { w.append(record.data, record.len, sync); });
+    return env.Undefined();
+  }
+
+  Napi::Value Sync(const Napi::CallbackInfo& info) {
+    JournalWriter& w = writer(info.Env());
+    core(info.Env(), [&] { w.sync(); });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(writer(info.Env()).size()));
+  }
+
+  // Idempotent. Unsynced records are not promised anyway, so the close
+  // result does not matter.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    writer_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<JournalWriter> writer_;
+  std::string path_;
+};
+
+class LockWrap : public Napi::ObjectWrap<LockWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeLock", {InstanceMethod("release", &LockWrap::Release)});
+  }
+
+  explicit LockWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LockWrap>(info) {}
+
+  // lockFile(path): E_LOCKED names the holder's pid.
+  static Napi::Value Acquire(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = get_path(info[0], "path");
+    auto lock = core(env, [&] { return std::make_unique<FileLock>(path); });
+    Napi::Object obj = addon_data(env).lock.New({});
+    Unwrap(obj)->lock_ = std::move(lock);
+    return obj;
+  }
+
+ private:
+  // Idempotent; a lock never released is dropped when the object is collected
+  // or the process exits.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    lock_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<FileLock> lock_;
+};
+
+// journalScan(path) -> {records: Buffer[], offsets, validBytes, fileBytes, problem}
+Napi::Value JournalScanJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = get_path(info[0], "path");
+  JournalScan scan = core(env, [&] { return scan_journal(path); });
+  Napi::Array records = Napi::Array::New(env, scan.records.size());
+  Napi::Array offsets = Napi::Array::New(env, scan.offsets.size());
+  for (size_t i = 0; i < scan.records.size(); i++) {
+    const std::string& r = scan.records[i];
+    records.Set(uint32_t(i), Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(r.data()), r.size()));
+    offsets.Set(uint32_t(i), Napi::Number::New(env, double(scan.offsets[i])));
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("records", records);
+  out.Set("offsets", offsets);
+  out.Set("validBytes", Napi::Number::New(env, double(scan.valid_bytes)));
+  out.Set("fileBytes", Napi::Number::New(env, double(scan.file_bytes)));
+  out.Set("problem", scan.problem.empty() ? env.Null() : Napi::String::New(env, scan.problem));
+  return out;
+}
+
+Napi::Value TruncateFile(const Napi::CallbackInfo& info) {
+  std::string path = get_path(info[0], "path");
+  uint64_t len = get_u64(info[1], "length");
+  core(info.Env(), [&] { truncate_file(path, len); });
+  return info.Env().Undefined();
+}
+
+Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
+  std::string path = get_path(info[0], "path");
+  Bytes data = get_bytes(info[1], "data");
+  core(info.Env(), [&] { write_file_atomic(path, data.data, data.len); });
+  return info.Env().Undefined();
+}
+
+Napi::Value RemoveFile(const Napi::CallbackInfo& info) {
+  std::string path = get_path(info[0], "path");
+  core(info.Env(), [&] { remove_file(path); });
+  return info.Env().Undefined();
+}
+
+Napi::Value ClearTmpDir(const Napi::CallbackInfo& info) {
+  std::string dir = get_path(info[0], "dir");
+  size_t removed = core(info.Env(), [&] { return clear_tmp_dir(dir); });
+  return Napi::Number::New(info.Env(), double(removed));
+}
+
+Napi::Value EnsureDir(const Napi::CallbackInfo& info) {
+  std::string path = get_path(info[0], "path");
+  core(info.Env(), [&] { ensure_dir(path); });
+  return info.Env().Undefined();
+}
+
+Napi::Value FsyncDir(const Napi::CallbackInfo& info) {
+  std::string path = get_path(info[0], "path");
+  core(info.Env(), [&] { fsync_dir(path); });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_store_bindings(Napi::Env env, Napi::Object exports) {
+  AddonData& data = addon_data(env);
+  data.journal = Napi::Persistent(JournalWrap::Define(env));
+  data.lock = Napi::Persistent(LockWrap::Define(env));
+  exports.Set("journalOpen", Napi::Function::New(env, JournalWrap::Open));
+  exports.Set("journalScan", Napi::Function::New(env, JournalScanJs));
+  exports.Set("truncateFile", Napi::Function::New(env, TruncateFile));
+  exports.Set("writeFileAtomic", Napi::Function::New(env, WriteFileAtomic));
+  exports.Set("removeFile", Napi::Function::New(env, RemoveFile));
+  exports.Set("clearTmpDir", Napi::Function::New(env, ClearTmpDir));
+  exports.Set("ensureDir", Napi::Function::New(env, EnsureDir));
+  exports.Set("fsyncDir", Napi::Function::New(env, FsyncDir));
+  exports.Set("lockFile", Napi::Function::New(env, LockWrap::Acquire));
+}
+
+}  // namespace tk::addon

@@ -1,0 +1,158 @@
+#include "journal.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "codec.h"
+#include "errors.h"
+#include "file_io.h"
+#include "syscall_seam.h"
+
+namespace tk {
+namespace {
+
+void put_u32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = uint8_t(v >> (8 * i));
+}
+void put_u64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = uint8_t(v >> (8 * i));
+}
+uint32_t get_u32(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+uint64_t get_u64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+// Closes a descriptor on the error paths; success paths close it themselves
+// so that a failing close is reported.
+struct FdGuard {
+  int fd;
+  ~FdGuard() {
+    if (fd >= 0) sys::close(fd);
+  }
+};
+
+}  // namespace
+
+JournalWriter::JournalWriter(const std::string& path) : path_(path) {
+  int fd = sys::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) throw_sys_error("open", path, errno);
+  FdGuard guard{fd};
+  if (sys::fstat_size(fd, &size_) != 0) throw_sys_error("fstat", path, errno);
+  // An empty journal may have just been created: make its directory entry
+  // durable before any record relies on it.
+  if (size_ == 0) fsync_dir(dirname_of(path));
+  fd_ = fd;
+  guard.fd = -1;
+}
+
+JournalWriter::~JournalWriter() {
+  if (fd_ >= 0) sys::close(fd_);
+}
+
+void JournalWriter::append(const void* data, size_t len, bool sync) {
+  if (broken_)
+    throw Error(ErrorCode::Io, path_ + ": a failed append could not be rolled back; reopen the journal to repair it");
+  if (len > kJournalMaxPayload)
+    throw Error(ErrorCode::BadInput, "journal record of " + std::to_string(len) + " bytes exceeds the limit of " +
+                                         std::to_string(kJournalMaxPayload));
+  std::vector<uint8_t> frame(kJournalHeaderBytes + len);
+  put_u32(frame.data(), uint32_t(len));
+  put_u64(frame.data() + 4, xxh3_64(data, len));
+  if (len > 0) std::memcpy(frame.data() + kJournalHeaderBytes, data, len);
+  // One pwrite per frame; a short write (disk filling up) is continued, and
+  // its failure then reports the real errno.
+  size_t done = 0;
+  while (done < frame.size()) {
+    ssize_t n = sys::pwrite(fd_, frame.data() + done, frame.size() - done, off_t(size_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) roll_back(n < 0 ? errno : EIO, "pwrite");
+    done += size_t(n);
+  }
+  if (sync && sys::fsync(fd_) != 0) roll_back(errno, "fsync");
+  size_ += frame.size();
+}
+
+void JournalWriter::roll_back(int err, const char* call) {
+  // Cut the partial (or unsynced) frame so the next append starts on a frame
+  // boundary; if even that fails, refuse further appends.
+  if (sys::ftruncate(fd_, off_t(size_)) != 0) broken_ = true;
+  throw_sys_error(call, path_, err);
+}
+
+void JournalWriter::sync() {
+  // On failure, records appended since the last successful sync may be lost.
+  if (sys::fsync(fd_) != 0) throw_sys_error("fsync", path_, errno);
+}
+
+JournalScan scan_journal(const std::string& path) {
+  JournalScan scan;
+  std::vector<uint8_t> bytes;
+  try {
+    ReadOnlyFile file(path);
+    bytes.resize(file.size());
+    file.read_exact(bytes.data(), bytes.size(), 0);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::NotFound) return scan;  // no journal yet
+    throw;
+  }
+  const uint8_t* p = bytes.data();
+  const uint64_t end = bytes.size();
+  uint64_t off = 0;
+  while (off < end) {
+    const uint64_t left = end - off;
+    const std::string at = " at byte " + std::to_string(off);
+    if (left < kJournalHeaderBytes) {
+      scan.problem = "torn record" + at + ": " + std::to_string(left) + " of " + std::to_string(kJournalHeaderBytes) +
+                     " header bytes";
+      break;
+    }
+    const uint32_t len = get_u32(p + off);
+    if (len > kJournalMaxPayload) {
+      scan.problem = "record" + at + " claims " + std::to_string(len) + " bytes, over the limit of " +
+                     std::to_string(kJournalMaxPayload);
+      break;
+    }
+    const uint64_t frame = kJournalHeaderBytes + len;
+    if (left < frame) {
+      scan.problem = "torn record" + at + ": " + std::to_string(left) + " of " + std::to_string(frame) + " bytes";
+      break;
+    }
+    const uint8_t* payload = p + off + kJournalHeaderBytes;
+    if (xxh3_64(payload, len) != get_u64(p + off + 4)) {
+      scan.problem = "record" + at + " fails its checksum";
+      break;
+    }
+    scan.records.emplace_back(reinterpret_cast<const char*>(payload), len);
+    scan.offsets.push_back(off);
+    off += frame;
+  }
+  scan.valid_bytes = off;
+  scan.file_bytes = end;
+  return scan;
+}
+
+void truncate_file(const std::string& path, uint64_t len) {
+  int fd = sys::open(path.c_str(), O_WRONLY);
+  if (fd < 0) throw_sys_error("open", path, errno);
+  FdGuard guard{fd};
+  uint64_t size = 0;
+  if (sys::fstat_size(fd, &size) != 0) throw_sys_error("fstat", path, errno);
+  // Growing would append zeros, which a journal would read as a damaged tail.
+  if (len > size)
+    throw Error(ErrorCode::BadInput, "truncate " + path + " to " + std::to_string(len) + " bytes: the file has only " +
+                                         std::to_string(size));
+  if (sys::ftruncate(fd, off_t(len)) != 0) throw_sys_error("ftruncate", path, errno);
+  if (sys::fsync(fd) != 0) throw_sys_error("fsync", path, errno);
+  guard.fd = -1;
+  if (sys::close(fd) != 0) throw_sys_error("close", path, errno);
+}
+
+}  // namespace tk

@@ -1,0 +1,25 @@
+// Directory-level operations of a model directory (DESIGN.md §4, §5):
+// atomic replacement of a small file (catalog.json), durable removal, and
+// emptying .tmp/ at open. Every system call that changes the disk goes
+// through syscall_seam; ensure_dir, fsync_dir and FileLock are in file_io.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace tk {
+
+// Replaces (or creates) `path` with exactly these bytes via AtomicFile: the
+// old content or the new, never a mix, and durable on return.
+void write_file_atomic(const std::string& path, const void* data, size_t len);
+
+// Unlinks `path` and fsyncs its directory. A missing file is not an error
+// (an eviction repeated after a crash), and the directory is still synced,
+// since the crash may have come between the unlink and that fsync.
+void remove_file(const std::string& path);
+
+// Unlinks every entry of <dir>/.tmp/ (leftovers of interrupted writes) and
+// fsyncs .tmp when anything was removed. Returns how many were removed; a
+// missing .tmp is 0.
+size_t clear_tmp_dir(const std::string& dir);
+
+}  // namespace tk

@@ -1,0 +1,89 @@
+// A journal of JSON records (DESIGN.md §4): the catalog's commit log and the
+// performance history. Framing, checksums and fsyncs are native
+// (native/core/journal.h: u32 len | u64 xxh3 | payload); this file turns
+// records into UTF-8 JSON and back.
+import { CheckpointError, callNative } from './errors.js';
+import { native, type NativeJournal } from './native.js';
+
+export interface JournalContents {
+  /** The parsed records of the intact part, oldest first. */
+  records: unknown[];
+  /** Where the damaged tail starts (fileBytes when there is none). */
+  validBytes: number;
+  fileBytes: number;
+  /** What is wrong at validBytes, or null when the whole file is intact. */
+  problem: string | null;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export class Journal {
+  private constructor(private readonly handle: NativeJournal, readonly path: string) {}
+
+  /**
+   * Opens (creating) the journal for appending. Records go after whatever the
+   * file holds: cut a damaged tail first (readJournal + repairJournal), or it
+   * would hide every later record.
+   */
+  static open(path: string): Journal {
+    return new Journal(callNative(() => native.journalOpen(path)), path);
+  }
+
+  /**
+   * Appends one record as one frame; with `sync` (the default) it is durable
+   * on return. A failed append throws and leaves the journal as it was.
+   */
+  append(record: object, opts: { sync?: boolean } = {}): void {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(record);
+    } catch (err) {
+      throw new CheckpointError('E_BAD_INPUT', `journal record is not serializable: ${(err as Error).message}`, { cause: err });
+    }
+    if (typeof json !== 'string') throw new CheckpointError('E_BAD_INPUT', 'journal record must be a JSON-serializable object');
+    const bytes = Buffer.from(json, 'utf8');
+    callNative(() => this.handle.append(bytes, opts.sync ?? true));
+  }
+
+  /** Makes every appended record durable. */
+  sync(): void {
+    callNative(() => this.handle.sync());
+  }
+
+  /** Idempotent; append, sync and bytes throw E_CLOSED afterwards. */
+  close(): void {
+    this.handle.close();
+  }
+
+  /** Size of the journal file in bytes. */
+  get bytes(): number {
+    return callNative(() => this.handle.size());
+  }
+}
+
+/**
+ * Reads every intact record. The first frame that is torn, fails its checksum
+ * or does not hold UTF-8 JSON starts the damaged tail: reading stops there and
+ * `problem` says why. A missing file is an empty journal.
+ */
+export function readJournal(path: string): JournalContents {
+  const scan = callNative(() => native.journalScan(path));
+  const records: unknown[] = [];
+  for (let i = 0; i < scan.records.length; i++) {
+    try {
+      records.push(JSON.parse(utf8.decode(scan.records[i])));
+    } catch (err) {
+      // Intact frame, but not something Journal.append wrote: trust nothing after it.
+      const at = scan.offsets[i];
+      return { records, validBytes: at, fileBytes: scan.fileBytes, problem: `record at byte ${at} is not UTF-8 JSON (${(err as Error).message})` };
+    }
+  }
+  return { records, validBytes: scan.validBytes, fileBytes: scan.fileBytes, problem: scan.problem };
+}
+
+/** Cuts the damaged tail that `scan` found (durably); returns how many bytes were cut. */
+export function repairJournal(path: string, scan: Pick<JournalContents, 'validBytes' | 'fileBytes' | 'problem'>): number {
+  if (scan.problem === null) return 0;
+  callNative(() => native.truncateFile(path, scan.validBytes));
+  return scan.fileBytes - scan.validBytes;
+}
