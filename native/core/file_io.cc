@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -50,7 +51,8 @@ void ensure_dir(const std::string& dir) {
 
 namespace {
 std::atomic<uint64_t> g_temp_counter{0};
-}
+constexpr uint64_t kWritebackBytes = 8ull << 20;
+}  // namespace
 
 AtomicFile::AtomicFile(const std::string& final_path) : final_path_(final_path) {
   std::string tmp_dir = dirname_of(final_path) + "/.tmp";
@@ -80,6 +82,12 @@ void AtomicFile::write_at(const void* data, size_t len, uint64_t offset) {
     p += n;
     len -= size_t(n);
     offset += uint64_t(n);
+  }
+  written_end_ = std::max(written_end_, offset);
+  if (written_end_ - writeback_end_ >= kWritebackBytes) {
+    // Only a hint: a failure here surfaces at the fsync in commit().
+    sys::start_writeback(fd_, writeback_end_, written_end_ - writeback_end_);
+    writeback_end_ = written_end_;
   }
 }
 

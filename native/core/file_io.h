@@ -33,6 +33,8 @@ class AtomicFile {
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
+  // Writes are handed to the disk as they accumulate (every kWritebackBytes)
+  // instead of all at the final fsync, so disk time overlaps compression.
   void write_at(const void* data, size_t len, uint64_t offset);
   void commit();
   const std::string& temp_path() const { return temp_path_; }
@@ -42,6 +44,8 @@ class AtomicFile {
   std::string temp_path_;
   int fd_ = -1;
   bool committed_ = false;
+  uint64_t written_end_ = 0;   // highest byte written so far
+  uint64_t writeback_end_ = 0; // writeback started up to here
 };
 
 // A file opened for positional reads.

@@ -74,7 +74,7 @@ void remember_fd(int fd, const char* path) {
 
 const struct { Op op; const char* name; } kOpNames[] = {
     {Op::Open, "open"},   {Op::Close, "close"}, {Op::Pwrite, "pwrite"}, {Op::Pread, "pread"},
-    {Op::Fsync, "fsync"}, {Op::Rename, "rename"}, {Op::Unlink, "unlink"}, {Op::Mkdir, "mkdir"},
+    {Op::Fsync, "fsync"}, {Op::SyncRange, "sync_range"}, {Op::Rename, "rename"}, {Op::Unlink, "unlink"}, {Op::Mkdir, "mkdir"},
     {Op::Rmdir, "rmdir"}, {Op::Flock, "flock"}, {Op::Fstat, "fstat"}, {Op::Ftruncate, "ftruncate"},
 };
 
@@ -194,6 +194,11 @@ ssize_t pread(int fd, void* buf, size_t len, off_t offset) {
 int fsync(int fd) {
   if (intercept(Op::Fsync, nullptr, fd, nullptr, 0, 0)) return -1;
   return ::fsync(fd);
+}
+
+int start_writeback(int fd, uint64_t offset, uint64_t length) {
+  if (intercept(Op::SyncRange, nullptr, fd, nullptr, offset, length)) return -1;
+  return ::sync_file_range(fd, off64_t(offset), off64_t(length), SYNC_FILE_RANGE_WRITE);
 }
 
 int rename(const char* from, const char* to) {

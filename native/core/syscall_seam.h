@@ -13,7 +13,7 @@
 namespace tk::sys {
 
 // Operation kinds, used to filter which calls a fault plan counts.
-enum class Op { Open, Close, Pwrite, Pread, Fsync, Rename, Unlink, Mkdir, Rmdir, Flock, Fstat, Ftruncate };
+enum class Op { Open, Close, Pwrite, Pread, Fsync, SyncRange, Rename, Unlink, Mkdir, Rmdir, Flock, Fstat, Ftruncate };
 const char* op_name(Op op);
 bool op_from_name(const std::string& name, Op* out);
 
@@ -53,6 +53,9 @@ int close(int fd);
 ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset);
 ssize_t pread(int fd, void* buf, size_t len, off_t offset);
 int fsync(int fd);
+// Starts writeback of a written range without waiting for it (a hint; the
+// fsync that follows is what makes the data durable).
+int start_writeback(int fd, uint64_t offset, uint64_t length);
 int rename(const char* from, const char* to);
 int unlink(const char* path);
 int mkdir(const char* path, mode_t mode);
