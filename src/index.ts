@@ -9,3 +9,7 @@ export {
   type Codec, type Category, type Metrics, type CheckpointFields, type WriteOptions, type ReadOptions,
   type CheckpointInfo, type CheckpointIndex, type TensorIndexEntry, type LoadedCheckpoint,
 } from './checkpoint-file.js';
+export { open, CheckpointManager, type StoreEvent } from './manager.js';
+export { ModelCheckpoints, type ReportInput, type Ticket, type SaveOptions, type ModelStats, type TensorSource } from './model.js';
+export { type StoreOptions, type PolicyOptions, type Logger } from './options.js';
+export { type HistoryEntry } from './history.js';

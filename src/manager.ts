@@ -1,0 +1,141 @@
+// CheckpointManager: the store. Opens the root, hands out one
+// ModelCheckpoints per model (each with its own lock, catalog and policy),
+// fans their events out, and closes them with their final saves.
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Catalog } from './catalog.js';
+import { badInput, callNative, CheckpointError } from './errors.js';
+import { History } from './history.js';
+import { quietConsoleLogger } from './logger.js';
+import { ModelCheckpoints, checkModelName, type ModelStats } from './model.js';
+import { native, type NativeLock } from './native.js';
+import { checkStoreOptions, type Logger, type PolicyOptions, type StoreOptions } from './options.js';
+import { StagingPool } from './pipeline.js';
+
+export type StoreEvent = 'saved' | 'skipped' | 'evicted' | 'improved' | 'degraded' | 'error' | 'alert' | 'repaired';
+
+export class CheckpointManager extends EventEmitter {
+  readonly dir: string;
+  readonly readOnly: boolean;
+  private readonly logger: Logger;
+  private readonly defaults: PolicyOptions;
+  private readonly models = new Map<string, { model: ModelCheckpoints; lock: NativeLock | null }>();
+  private readonly staging = new StagingPool();
+  private closed = false;
+
+  /** @internal use open() */
+  constructor(dir: string, options: StoreOptions) {
+    super();
+    this.dir = resolve(dir);
+    const { logger, readOnly, ...defaults } = options;
+    this.logger = logger ?? quietConsoleLogger;
+    this.readOnly = readOnly ?? false;
+    this.defaults = defaults;
+  }
+
+  /**
+   * The checkpoints of one model: its own tracker, clocks, retention and
+   * files. The first call opens (and, unless read-only, locks and repairs)
+   * the model's directory; `options` override the store's for this model.
+   */
+  model(name: string, options: PolicyOptions = {}): ModelCheckpoints {
+    this.checkOpen();
+    checkModelName(name);
+    const existing = this.models.get(name);
+    if (existing) {
+      if (Object.keys(options).length > 0) throw badInput(`model "${name}" is already open; pass its options on the first model() call`);
+      return existing.model;
+    }
+    const dir = join(this.dir, name);
+    let lock: NativeLock | null = null;
+    if (!this.readOnly) {
+      mkdirSync(dir, { recursive: true });
+      lock = callNative(() => native.lockFile(join(dir, 'LOCK')));
+    }
+    try {
+      const catalog = Catalog.open(dir, name, this.readOnly);
+      const history = new History(History.pathIn(dir), this.readOnly, (err) =>
+        this.logger.warn({ model: name, err }, 'history write failed'));
+      const model = new ModelCheckpoints(name, dir, catalog, history, {
+        logger: this.logger,
+        staging: this.staging,
+        emit: (event, payload) => this.emitSafely(event, payload),
+      }, options, this.defaults);
+      this.models.set(name, { model, lock });
+      if (catalog.repairs.length) {
+        for (const repair of catalog.repairs) this.logger.warn({ model: name }, `recovery: ${repair}`);
+        this.emitSafely('repaired', { model: name, repairs: catalog.repairs });
+      }
+      this.logSummary(model);
+      return model;
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+  }
+
+  /** Per-model statistics, by model name. */
+  stats(): Record<string, ModelStats> {
+    const out: Record<string, ModelStats> = {};
+    for (const [name, { model }] of this.models) out[name] = model.stats();
+    return out;
+  }
+
+  /** Resolves when every accepted save is durable (or has failed). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.models.values()].map(({ model }) => model.flush()));
+  }
+
+  /** Flushes, takes the final save of every attached model, releases the locks. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const { model, lock } of this.models.values()) {
+      try {
+        await model.close();
+      } catch (err) {
+        this.logger.error({ model: model.name, err }, 'close failed');
+      } finally {
+        lock?.release();
+      }
+    }
+  }
+
+  private logSummary(model: ModelCheckpoints): void {
+    const list = model.list();
+    const best = model.stats().best;
+    this.logger.info(
+      {
+        model: model.name,
+        checkpoints: list.length,
+        latest: list.at(-1)?.seq ?? null,
+        best: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, { value: v.value, step: v.step, at: new Date(v.time).toISOString() }])),
+      },
+      'opened',
+    );
+  }
+
+  // An 'error' event with no listener would throw inside the save path and
+  // take the training process down; failures are logged either way.
+  private emitSafely(event: string, payload: unknown): void {
+    if (event === 'error' && this.listenerCount('error') === 0) return;
+    try {
+      this.emit(event, payload);
+    } catch (err) {
+      this.logger.error({ event, err }, 'an event listener threw');
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new CheckpointError('E_CLOSED', `the store at ${this.dir} is closed`);
+  }
+}
+
+/** Opens (creating if needed) a checkpoint store rooted at `dir`. */
+export async function open(dir: string, options: StoreOptions = {}): Promise<CheckpointManager> {
+  if (typeof dir !== 'string' || dir.length === 0) throw badInput(`Expected a directory path but received ${JSON.stringify(dir)}`);
+  const checked = checkStoreOptions(options);
+  if (!checked.readOnly) mkdirSync(dir, { recursive: true });
+  return new CheckpointManager(dir, checked);
+}
