@@ -85,7 +85,7 @@ void shuffle_bytes(const uint8_t* src, uint8_t* dst, size_t len, size_t elem) {
       for (size_t plane = 0; plane < elem; plane++)
         for (size_t i = 0; i < count; i++) dst[plane * count + i] = src[i * elem + plane];
   }
-  std::memcpy(dst + count * elem, src + count * elem, len - count * elem);
+  if (len > count * elem) std::memcpy(dst + count * elem, src + count * elem, len - count * elem);
 }
 
 void unshuffle_bytes(const uint8_t* src, uint8_t* dst, size_t len, size_t elem) {
@@ -98,7 +98,7 @@ void unshuffle_bytes(const uint8_t* src, uint8_t* dst, size_t len, size_t elem) 
       for (size_t plane = 0; plane < elem; plane++)
         for (size_t i = 0; i < count; i++) dst[i * elem + plane] = src[plane * count + i];
   }
-  std::memcpy(dst + count * elem, src + count * elem, len - count * elem);
+  if (len > count * elem) std::memcpy(dst + count * elem, src + count * elem, len - count * elem);
 }
 
 void check_hash(const uint8_t* data, size_t len, uint64_t expected, const std::string& what) {

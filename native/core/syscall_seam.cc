@@ -146,8 +146,11 @@ bool parse_fault_plan(const std::string& spec, FaultPlan* plan, std::string* err
       if (!op_from_name(value, &p.op)) return *error = "unknown op '" + value + "'", false;
       p.has_op = true;
     } else if (key == "fail_at" || key == "crash_at") {
+      errno = 0;
       uint64_t v = std::strtoull(value.c_str(), &num_end, 10);
-      if (value.empty() || *num_end != '\0') return *error = key + " needs a number, got '" + value + "'", false;
+      // strtoull accepts "-1" (wrapping it) and clamps overflow: refuse both.
+      if (value.empty() || value[0] == '-' || *num_end != '\0' || errno == ERANGE)
+        return *error = key + " needs a number (0 or more), got '" + value + "'", false;
       (key == "fail_at" ? p.fail_at : p.crash_at) = v;
     } else if (key == "errno") {
       bool found = false;
