@@ -273,7 +273,7 @@ describe('targeted faults', () => {
 
   it('a malformed fault plan is E_BAD_INPUT and arms nothing', () => {
     // The raw addon throws plain Errors carrying a code (src/errors.ts wraps them for the public API).
-    expect(thrownBy(() => native.setFaultPlan('fail_at=x'))).toMatchObject({ code: 'E_BAD_INPUT', message: "fail_at needs a number, got 'x'" });
+    expect(thrownBy(() => native.setFaultPlan('fail_at=x'))).toMatchObject({ code: 'E_BAD_INPUT', message: "fail_at needs a number (0 or more), got 'x'" });
     expect(thrownBy(() => native.setFaultPlan('op=chmod'))).toMatchObject({ code: 'E_BAD_INPUT', message: "unknown op 'chmod'" });
     expect(thrownBy(() => native.setFaultPlan('errno=ENOENT'))).toMatchObject({ code: 'E_BAD_INPUT', message: "unknown errno 'ENOENT'" });
     const dir = freshDir();
