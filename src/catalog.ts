@@ -312,7 +312,9 @@ function loaded(record: CheckpointRecord): CheckpointRecord {
   return { ...record, metrics: decodeMetrics(record.metrics) };
 }
 
-export function recordFromInfo(info: CheckpointInfo, file: string, healthy = true): CheckpointRecord {
+/** A catalog record for an adopted file: the file's own index says what it is. */
+function recordFromInfo(info: CheckpointInfo, file: string): CheckpointRecord {
+  const healthy = Object.values(info.metrics).every(Number.isFinite);
   return {
     seq: info.seq ?? 0,
     step: info.step,

@@ -105,7 +105,7 @@ function mergeJobs(older: SaveJob, newer: SaveJob): SaveJob {
 
 export class ModelCheckpoints {
   private inFlight: Promise<void> | null = null;
-  private waiting: Waiting | null = null;
+  private readonly waiting: Waiting[] = [];
   private pending = 0;
   private coalesced = 0;
   private consecutiveFailures = 0;
@@ -293,35 +293,37 @@ export class ModelCheckpoints {
   /**
    * Starts a save at once when none is in flight; otherwise it waits behind
    * the running one (commits stay in seq order). When the disk is slower than
-   * the saves, a waiting save is replaced by the newer one (reasons merged):
-   * memory stays at one waiting copy, and the replaced ticket resolves to the
-   * newer checkpoint.
+   * the saves, the last waiting save is replaced by the newer one (reasons
+   * merged), so memory stays at two waiting copies at most and the replaced ticket
+   * resolves to the newer checkpoint. A waiting improvement is never replaced
+   * by a save that is not one: the best state must reach the disk, and so
+   * must the interval saves (at most N steps lost), so such a save queues
+   * behind it and later ones merge into that.
    */
   private enqueue(staged: Staged, job: SaveJob): Ticket {
-    const waiting = this.waiting;
-    if (waiting) {
-      waiting.staged.release();
-      waiting.staged = staged;
-      waiting.job = mergeJobs(waiting.job, job);
+    const last = this.waiting.at(-1);
+    if (last && (last.job.category !== 'best' || job.category === 'best')) {
+      last.staged.release();
+      last.staged = staged;
+      last.job = mergeJobs(last.job, job);
       this.coalesced++;
-      this.ctx.logger.debug({ model: this.name, seq: waiting.seq, step: job.step }, 'coalesced with the waiting save');
-      return { saved: true, reasons: waiting.job.reasons, category: waiting.job.category, seq: waiting.seq, durable: waiting.durable };
+      this.ctx.logger.debug({ model: this.name, seq: last.seq, step: job.step }, 'coalesced with the waiting save');
+      return { saved: true, reasons: last.job.reasons, category: last.job.category, seq: last.seq, durable: last.durable };
     }
-    let settle!: { resolve: (info: CheckpointInfo) => void; reject: (err: unknown) => void };
+    let settle!: Waiting['settle'];
     const durable = new Promise<CheckpointInfo>((resolve, reject) => (settle = { resolve, reject }));
     // A caller that ignores `durable` must not crash on an unhandled rejection:
     // the failure is already logged and emitted.
     durable.catch(() => undefined);
     const entry: Waiting = { seq: this.catalog.allocateSeq(), staged, job, durable, settle };
-    this.waiting = entry;
+    this.waiting.push(entry);
     this.pending++;
     if (!this.inFlight) this.startNext();
     return { saved: true, reasons: job.reasons, category: job.category, seq: entry.seq, durable };
   }
 
   private startNext(): void {
-    const next = this.waiting;
-    this.waiting = null;
+    const next = this.waiting.shift();
     if (!next) {
       this.inFlight = null;
       return;
@@ -472,7 +474,9 @@ export class ModelCheckpoints {
     this.ctx.logger.warn(payload, 'degraded: primary metric worse than best for `patience` reports');
     this.ctx.emit('degraded', payload);
     if (!this.settings.revert) return;
-    this.load('best')
+    // The best checkpoint may still be on its way to the disk.
+    this.idle()
+      .then(() => this.load('best'))
       .then((best) => {
         this.ctx.logger.warn({ model: this.name, seq: best.info.seq }, 'reverted to the best checkpoint');
         this.settings.onRevert?.(this.name, best);

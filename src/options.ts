@@ -110,7 +110,13 @@ export function checkStoreOptions(options: unknown): StoreOptions {
 export function resolveSettings(options: PolicyOptions, base: PolicyOptions = {}): ModelSettings {
   const o = expectObject('options', options) ?? {};
   checkKeys('options', o, POLICY_KEYS);
-  const merged = { ...base, ...o } as Record<string, unknown>;
+  // Nested options merge one level deep: a model's { keep: { best: 3 } } keeps the store's keep.periodic.
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(o)) {
+    const under = merged[key];
+    const mergeable = value !== null && typeof value === 'object' && !Array.isArray(value) && key !== 'monitor';
+    merged[key] = mergeable && under !== null && typeof under === 'object' ? { ...under, ...value } : value;
+  }
   const preset = presetConfig(oneOf('preset', merged.preset, ['conservative', 'balanced', 'aggressive'] as const, 'balanced'));
 
   const monitorOpt = expectObject('monitor', merged.monitor) ?? {};
