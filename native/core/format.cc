@@ -4,6 +4,7 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "endian.h"
 #include "errors.h"
 #include "json.h"
 
@@ -21,23 +22,6 @@ const struct {
     {Dtype::U32, "uint32", 4},   {Dtype::U16, "uint16", 2}, {Dtype::U8, "uint8", 1},
     {Dtype::Bool, "bool", 1},
 };
-
-void put_u32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = uint8_t(v >> (8 * i));
-}
-void put_u64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = uint8_t(v >> (8 * i));
-}
-uint32_t get_u32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-uint64_t get_u64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
 
 [[noreturn]] void corrupt(const std::string& what, const std::string& message) {
   throw Error(ErrorCode::Corrupt, what + ": " + message);

@@ -6,29 +6,13 @@
 #include <cstring>
 
 #include "codec.h"
+#include "endian.h"
 #include "errors.h"
 #include "file_io.h"
 #include "syscall_seam.h"
 
 namespace tk {
 namespace {
-
-void put_u32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = uint8_t(v >> (8 * i));
-}
-void put_u64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = uint8_t(v >> (8 * i));
-}
-uint32_t get_u32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-uint64_t get_u64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
 
 // Closes a descriptor on the error paths; success paths close it themselves
 // so that a failing close is reported.
