@@ -66,6 +66,7 @@ AtomicFile::AtomicFile(const std::string& final_path) : final_path_(final_path) 
 }
 
 AtomicFile::~AtomicFile() {
+  stop_flusher();
   if (fd_ >= 0) sys::close(fd_);
   if (!committed_) sys::unlink(temp_path_.c_str());
 }
@@ -84,14 +85,42 @@ void AtomicFile::write_at(const void* data, size_t len, uint64_t offset) {
     offset += uint64_t(n);
   }
   written_end_ = std::max(written_end_, offset);
-  if (written_end_ - writeback_end_ >= kWritebackBytes) {
-    // Only a hint: a failure here surfaces at the fsync in commit().
-    sys::start_writeback(fd_, writeback_end_, written_end_ - writeback_end_);
-    writeback_end_ = written_end_;
+  if (written_end_ - handed_end_ >= kWritebackBytes) {
+    handed_end_ = written_end_;
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    flush_target_ = handed_end_;
+    if (!flusher_.joinable()) flusher_ = std::thread([this] { flusher_loop(); });
+    flush_cv_.notify_one();
   }
 }
 
+void AtomicFile::flusher_loop() {
+  uint64_t done = 0;
+  std::unique_lock<std::mutex> lock(flush_mu_);
+  for (;;) {
+    flush_cv_.wait(lock, [&] { return flush_stop_ || flush_target_ > done; });
+    if (flush_target_ <= done) return;  // stopping with nothing left to hand over
+    uint64_t target = flush_target_;
+    lock.unlock();
+    // Only a hint: a failure here surfaces at the fsync in commit().
+    sys::start_writeback(fd_, done, target - done);
+    done = target;
+    lock.lock();
+  }
+}
+
+void AtomicFile::stop_flusher() {
+  if (!flusher_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    flush_stop_ = true;
+    flush_cv_.notify_one();
+  }
+  flusher_.join();
+}
+
 void AtomicFile::commit() {
+  stop_flusher();
   if (sys::fsync(fd_) != 0) throw_sys_error("fsync", temp_path_, errno);
   int fd = fd_;
   fd_ = -1;

@@ -1,9 +1,12 @@
 // Durable file primitives: the commit protocol of DESIGN.md §5 at the level
 // of one file. Every system call goes through syscall_seam.
 #pragma once
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace tk {
 
@@ -42,10 +45,21 @@ class AtomicFile {
  private:
   std::string final_path_;
   std::string temp_path_;
+  // Starting writeback can block while the device queue is full, so it runs
+  // on its own thread: the writing thread keeps feeding the page cache and
+  // the encoders keep compressing while the disk works.
+  void flusher_loop();
+  void stop_flusher();
+
   int fd_ = -1;
   bool committed_ = false;
-  uint64_t written_end_ = 0;   // highest byte written so far
-  uint64_t writeback_end_ = 0; // writeback started up to here
+  uint64_t written_end_ = 0;  // highest byte written so far
+  uint64_t handed_end_ = 0;   // handed to the flusher up to here
+  std::thread flusher_;
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  uint64_t flush_target_ = 0;  // the flusher starts writeback up to here
+  bool flush_stop_ = false;
 };
 
 // A file opened for positional reads.
