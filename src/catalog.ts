@@ -72,6 +72,7 @@ export class Catalog {
   private nextSeq = 1;
   private journal: Journal | null = null;
   private stamp = '';
+  private sorted: CheckpointRecord[] | null = null;
 
   private constructor(readonly dir: string, readonly model: string, readonly readOnly: boolean) {}
 
@@ -100,12 +101,19 @@ export class Catalog {
     if (stamp === this.stamp) return;
     this.stamp = stamp;
     this.records.clear();
+    this.sorted = null;
     this.pendingDeletes.clear();
     this.load();
   }
 
-  list(): CheckpointRecord[] {
-    return [...this.records.values()].sort((a, b) => a.seq - b.seq);
+  /** By seq, oldest first; sorted once per change, not per call. */
+  list(): readonly CheckpointRecord[] {
+    this.sorted ??= [...this.records.values()].sort((a, b) => a.seq - b.seq);
+    return this.sorted;
+  }
+
+  newest(): CheckpointRecord | undefined {
+    return this.list().at(-1);
   }
 
   get(seq: number): CheckpointRecord | undefined {
@@ -123,14 +131,14 @@ export class Catalog {
   /** Makes a written checkpoint durable: after this returns it is in the catalog for good. */
   commit(record: CheckpointRecord): void {
     this.append({ t: 'commit', record: stored(record), tracker: this.tracker, counters: this.counters });
-    this.records.set(record.seq, record);
+    this.put(record.seq, record);
     this.nextSeq = Math.max(this.nextSeq, record.seq + 1);
   }
 
   /** Journals the eviction first: a crash before the unlink is finished at the next open. */
   evict(record: CheckpointRecord, reason: string): void {
     this.append({ t: 'evict', seq: record.seq, file: record.file, reason });
-    this.records.delete(record.seq);
+    this.remove(record.seq);
     this.pendingDeletes.add(record.file);
   }
 
@@ -145,21 +153,21 @@ export class Catalog {
   quarantine(record: CheckpointRecord, reason: string): string {
     const target = this.moveToQuarantine(record.file);
     this.append({ t: 'quarantine', seq: record.seq, file: record.file, reason });
-    this.records.delete(record.seq);
+    this.remove(record.seq);
     return target;
   }
 
   /** Forgets a record whose file is gone (deleted behind the catalog's back). */
   forget(record: CheckpointRecord, reason: string): void {
     this.append({ t: 'quarantine', seq: record.seq, file: record.file, reason });
-    this.records.delete(record.seq);
+    this.remove(record.seq);
   }
 
   pin(seq: number, pinned: boolean): void {
     const record = this.records.get(seq);
     if (!record) throw new CheckpointError('E_NOT_FOUND', `model "${this.model}" has no checkpoint ${seq}`);
     this.append({ t: 'pin', seq, pinned });
-    this.records.set(seq, { ...record, pinned });
+    this.put(seq, { ...record, pinned });
   }
 
   /** Persists tracker and counters between commits (at flush and close). */
@@ -176,6 +184,16 @@ export class Catalog {
     this.journal = null;
   }
 
+  private put(seq: number, record: CheckpointRecord): void {
+    this.records.set(seq, record);
+    this.sorted = null;
+  }
+
+  private remove(seq: number): void {
+    this.records.delete(seq);
+    this.sorted = null;
+  }
+
   private append(entry: JournalEntry, sync = true): void {
     if (!this.journal) throw new CheckpointError('E_CLOSED', `catalog of model "${this.model}" is ${this.readOnly ? 'read-only' : 'closed'}`);
     this.journal.append(entry, { sync });
@@ -184,25 +202,25 @@ export class Catalog {
   private apply(entry: JournalEntry): void {
     switch (entry.t) {
       case 'commit':
-        this.records.set(entry.record.seq, loaded(entry.record));
+        this.put(entry.record.seq, loaded(entry.record));
         this.tracker = entry.tracker;
         this.counters = entry.counters;
         this.nextSeq = Math.max(this.nextSeq, entry.record.seq + 1);
         break;
       case 'evict':
-        this.records.delete(entry.seq);
+        this.remove(entry.seq);
         this.pendingDeletes.add(entry.file);
         break;
       case 'deleted':
         this.pendingDeletes.delete(entry.file);
         break;
       case 'quarantine':
-        this.records.delete(entry.seq);
+        this.remove(entry.seq);
         this.nextSeq = Math.max(this.nextSeq, entry.seq + 1);
         break;
       case 'pin': {
         const record = this.records.get(entry.seq);
-        if (record) this.records.set(entry.seq, { ...record, pinned: entry.pinned });
+        if (record) this.put(entry.seq, { ...record, pinned: entry.pinned });
         break;
       }
       case 'state':
@@ -217,7 +235,7 @@ export class Catalog {
     if (existsSync(snapshotPath)) {
       try {
         const snap = JSON.parse(readFileSync(snapshotPath, 'utf8')) as Snapshot;
-        for (const r of snap.records) this.records.set(r.seq, loaded(r));
+        for (const r of snap.records) this.put(r.seq, loaded(r));
         for (const f of snap.pendingDeletes) this.pendingDeletes.add(f);
         this.tracker = snap.tracker;
         this.counters = snap.counters;
@@ -253,7 +271,7 @@ export class Catalog {
 
     for (const record of this.list()) {
       if (!present.delete(record.file)) {
-        this.records.delete(record.seq);
+        this.remove(record.seq);
         this.repairs.push(`checkpoint ${record.seq} (${record.file}) is missing from the directory; dropped from the catalog`);
       }
     }
@@ -267,7 +285,7 @@ export class Catalog {
       const { info } = index;
       const seq = info.seq ?? Number(CHECKPOINT_FILE.exec(file)![1]);
       if (this.records.has(seq)) throw new CheckpointError('E_CORRUPT', `its seq ${seq} is already taken by ${this.records.get(seq)!.file}`);
-      this.records.set(seq, recordFromInfo({ ...info, seq }, file));
+      this.put(seq, recordFromInfo({ ...info, seq }, file));
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
       this.repairs.push(`adopted ${file} (seq ${seq}, step ${info.step}), complete but missing from the journal`);
     } catch (err) {

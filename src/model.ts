@@ -198,8 +198,8 @@ export class ModelCheckpoints {
 
   latest(): CheckpointInfo | null {
     this.catalog.refresh();
-    const all = this.catalog.list();
-    return all.length ? this.info(all[all.length - 1]) : null;
+    const newest = this.catalog.newest();
+    return newest ? this.info(newest) : null;
   }
 
   history(): HistoryEntry[] {
@@ -219,7 +219,7 @@ export class ModelCheckpoints {
     this.checkOpen();
     this.catalog.refresh();
     let candidates: CheckpointRecord[];
-    if (which === 'latest') candidates = this.catalog.list().reverse();
+    if (which === 'latest') candidates = [...this.catalog.list()].reverse();
     else if (which === 'best') candidates = this.bestFirst();
     else if (Number.isSafeInteger(which)) {
       const record = this.catalog.get(which as number);
@@ -235,7 +235,7 @@ export class ModelCheckpoints {
   async resume(options: ReadOptions = {}): Promise<LoadedCheckpoint | null> {
     this.checkOpen();
     this.catalog.refresh();
-    const candidates = this.catalog.list().sort((a, b) => Number(b.healthy) - Number(a.healthy) || b.seq - a.seq);
+    const candidates = [...this.catalog.list()].sort((a, b) => Number(b.healthy) - Number(a.healthy) || b.seq - a.seq);
     const loaded = await this.loadFirstValid(candidates, options, true);
     // Training continues from the loaded step, so steps may repeat after it.
     if (loaded && !this.catalog.readOnly) this.catalog.tracker = { ...this.catalog.tracker, lastStep: loaded.step };
@@ -432,7 +432,7 @@ export class ModelCheckpoints {
 
   private bestFirst(): CheckpointRecord[] {
     const primary = this.settings.retention.primary;
-    const all = this.catalog.list().reverse();
+    const all = [...this.catalog.list()].reverse();
     if (!primary) return all;
     const value = (r: CheckpointRecord) => {
       const v = r.metrics[primary.name];

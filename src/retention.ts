@@ -57,10 +57,19 @@ function rank<R extends RetainedRecord>(records: R[], primary: Primary): R[] {
 }
 
 /** The record with the best finite primary value of any category (ties → newest), or null. */
-export function singleBest<R extends RetainedRecord>(records: R[], primary: Primary): R | null {
+export function singleBest<R extends RetainedRecord>(records: readonly R[], primary: Primary): R | null {
   if (!primary) return null;
-  const top = rank(records, primary)[0];
-  return top && score(top, primary) !== null ? top : null;
+  // One pass: best() is called per report by dashboards and must stay O(n).
+  let top: R | null = null;
+  let topScore = -Infinity;
+  for (const r of records) {
+    const s = score(r, primary);
+    if (s !== null && (top === null || s > topScore || (s === topScore && r.seq > top.seq))) {
+      top = r;
+      topScore = s;
+    }
+  }
+  return top;
 }
 
 // 'manual' has no window: it is kept unless the quota forces it out.
@@ -73,7 +82,7 @@ const WINDOW_REASON: Record<Category, EvictReason> = {
  * of that size (quota or ENOSPC). The newest, the single best and pinned
  * records are never evicted, whatever the quota.
  */
-export function planRetention<R extends RetainedRecord>(records: R[], config: RetentionConfig, extraBytes = 0): RetentionPlan<R> {
+export function planRetention<R extends RetainedRecord>(records: readonly R[], config: RetentionConfig, extraBytes = 0): RetentionPlan<R> {
   const bySeq = [...records].sort((a, b) => a.seq - b.seq);
   const of = (c: Category) => bySeq.filter((r) => r.category === c);
   const newest = bySeq.at(-1);
