@@ -16,12 +16,6 @@ export interface Staged {
 
 export class StagingPool {
   private free: ArrayBuffer[] = [];
-  private allocatedBytes = 0;
-
-  /** Bytes held by the pool, free or in use. */
-  get bytes(): number {
-    return this.allocatedBytes;
-  }
 
   /** Copies the tensors into one staging buffer (native, both cores for large sets). */
   stage(specs: TensorSpec[]): Staged {
@@ -57,8 +51,6 @@ export class StagingPool {
     for (let i = 0; i < this.free.length; i++)
       if (this.free[i].byteLength >= bytes && (best < 0 || this.free[i].byteLength < this.free[best].byteLength)) best = i;
     if (best >= 0) return this.free.splice(best, 1)[0];
-    const buffer = new ArrayBuffer(Math.max(bytes, ALIGN));
-    this.allocatedBytes += buffer.byteLength;
-    return buffer;
+    return new ArrayBuffer(Math.max(bytes, ALIGN));
   }
 }
