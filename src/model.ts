@@ -367,7 +367,9 @@ export class ModelCheckpoints {
       };
       this.catalog.counters.saves++;
       this.catalog.commit(record);
-      this.historyLog.flush(true);
+      // Written, not fsync'd: history may lose its last second in a crash,
+      // the checkpoint may not, and an fsync here would cost every save.
+      this.historyLog.flush(false);
       const info = this.info(record);
       const durationMs = performance.now() - started;
       this.ctx.logger.info({ model: this.name, seq, step: job.step, reasons: job.reasons, metrics: job.metrics, bytes: record.bytes, durationMs }, 'saved');
