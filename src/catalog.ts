@@ -65,6 +65,8 @@ export function checkpointFileName(seq: number, step: number): string {
 
 export class Catalog {
   readonly repairs: string[] = [];
+  /** Checkpoints adopted at open: complete files the journal lacked. */
+  readonly adopted: CheckpointRecord[] = [];
   tracker: TrackerState = initialState();
   counters: Counters = { saves: 0, skips: 0, failures: 0 };
   private readonly records = new Map<number, CheckpointRecord>();
@@ -129,8 +131,13 @@ export class Catalog {
   }
 
   /** Makes a written checkpoint durable: after this returns it is in the catalog for good. */
-  commit(record: CheckpointRecord): void {
-    this.append({ t: 'commit', record: stored(record), tracker: this.tracker, counters: this.counters });
+  /**
+   * `tracker` is the tracker as of the report that made this save, not the
+   * live one: a later report's improvement whose save is still queued must
+   * not become durable with this commit.
+   */
+  commit(record: CheckpointRecord, tracker: TrackerState): void {
+    this.append({ t: 'commit', record: stored(record), tracker, counters: this.counters });
     this.put(record.seq, record);
     this.nextSeq = Math.max(this.nextSeq, record.seq + 1);
   }
@@ -285,7 +292,9 @@ export class Catalog {
       const { info } = index;
       const seq = info.seq ?? Number(CHECKPOINT_FILE.exec(file)![1]);
       if (this.records.has(seq)) throw new CheckpointError('E_CORRUPT', `its seq ${seq} is already taken by ${this.records.get(seq)!.file}`);
-      this.put(seq, recordFromInfo({ ...info, seq }, file));
+      const record = recordFromInfo({ ...info, seq }, file);
+      this.put(seq, record);
+      this.adopted.push(record);
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
       this.repairs.push(`adopted ${file} (seq ${seq}, step ${info.step}), complete but missing from the journal`);
     } catch (err) {

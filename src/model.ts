@@ -11,7 +11,7 @@ import { badInput, CheckpointError } from './errors.js';
 import { History, type HistoryEntry } from './history.js';
 import { resolveSettings, type Logger, type ModelSettings, type PolicyOptions } from './options.js';
 import type { Staged, StagingPool } from './pipeline.js';
-import { applyDecision, decide, type Reason } from './policy.js';
+import { applyDecision, decide, type Reason, type TrackerState } from './policy.js';
 import { planRetention, singleBest } from './retention.js';
 import { normalizeTensors, type TensorInput, type TensorLike } from './tensors.js';
 
@@ -74,6 +74,10 @@ export function checkModelName(name: unknown): asserts name is string {
 }
 
 interface SaveJob {
+  /** The tracker as of this save's report: what its commit makes durable. */
+  tracker: TrackerState;
+  /** Best values this save's report replaced, given back if the save fails. */
+  bestBefore: TrackerState['best'];
   step: number;
   epoch: number;
   metrics: Metrics;
@@ -100,7 +104,10 @@ function mergeJobs(older: SaveJob, newer: SaveJob): SaveJob {
   const category: Category = reasons.includes('improved') ? 'best'
     : reasons.includes('final') ? 'final'
     : reasons.some((r) => r === 'steps' || r === 'minutes' || r === 'always') ? 'periodic' : 'manual';
-  return { ...newer, reasons, category, improved: [...new Set([...older.improved, ...newer.improved])] };
+  return {
+    ...newer, reasons, category, improved: [...new Set([...older.improved, ...newer.improved])],
+    bestBefore: { ...newer.bestBefore, ...older.bestBefore },
+  };
 }
 
 export class ModelCheckpoints {
@@ -127,6 +134,27 @@ export class ModelCheckpoints {
     defaults: PolicyOptions,
   ) {
     this.settings = resolveSettings(options, defaults);
+    this.foldAdopted();
+  }
+
+  /**
+   * A checkpoint adopted at open (written, then killed before its journal
+   * record) holds values the persisted tracker never saw: fold them in, so a
+   * worse model after the restart is not an improvement.
+   */
+  private foldAdopted(): void {
+    let tracker = this.catalog.tracker;
+    for (const record of this.catalog.adopted) {
+      const best = { ...tracker.best };
+      for (const [name, direction] of this.settings.policy.monitor) {
+        const value = record.metrics[name];
+        const current = best[name]?.value;
+        if (Number.isFinite(value) && (current === undefined || (direction === 'min' ? value < current : value > current)))
+          best[name] = { value, step: record.step, time: record.time };
+      }
+      tracker = { ...tracker, best, lastSavedStep: Math.max(tracker.lastSavedStep ?? record.step, record.step) };
+    }
+    this.catalog.tracker = tracker;
   }
 
   /**
@@ -162,7 +190,10 @@ export class ModelCheckpoints {
       return { saved: false, reasons: [], category: null, durable: Promise.resolve(null) };
     }
     const healthy = decision.nonFinite.length === 0;
-    return this.enqueue(staged, { step, epoch, metrics, meta: input.meta, category: decision.category!, reasons: decision.reasons, healthy, improved: decision.improved });
+    return this.enqueue(staged, {
+      tracker: this.catalog.tracker, bestBefore: before.best, step, epoch, metrics, meta: input.meta,
+      category: decision.category!, reasons: decision.reasons, healthy, improved: decision.improved,
+    });
   }
 
   /** Saves unconditionally (category "manual" unless told otherwise); resolves when durable. */
@@ -175,7 +206,8 @@ export class ModelCheckpoints {
     // Any save resets both clocks (DESIGN.md §6).
     this.catalog.tracker = { ...this.catalog.tracker, lastStep: step, lastSavedStep: step, lastSavedTime: Date.now() };
     const reasons: Reason[] = [category === 'final' ? 'final' : 'forced'];
-    const ticket = this.enqueue(staged, { step, epoch, metrics, meta: options.meta, category, reasons, healthy: true, improved: [] });
+    const tracker = this.catalog.tracker;
+    const ticket = this.enqueue(staged, { tracker, bestBefore: tracker.best, step, epoch, metrics, meta: options.meta, category, reasons, healthy: true, improved: [] });
     return (await ticket.durable)!;
   }
 
@@ -273,7 +305,8 @@ export class ModelCheckpoints {
       const step = this.catalog.tracker.lastStep ?? 0;
       try {
         const { metrics, epoch } = this.lastReported;
-        this.enqueue(this.stage(this.provider), { step, epoch, metrics, category: 'final', reasons: ['final'], healthy: true, improved: [] });
+        const tracker = this.catalog.tracker;
+        this.enqueue(this.stage(this.provider), { tracker, bestBefore: tracker.best, step, epoch, metrics, category: 'final', reasons: ['final'], healthy: true, improved: [] });
       } catch (err) {
         this.ctx.logger.error({ model: this.name, err }, 'final save could not start');
       }
@@ -366,7 +399,7 @@ export class ModelCheckpoints {
         reasons: job.reasons, metrics: job.metrics, bytes: index.info.bytes, rawBytes: index.info.rawBytes, file, pinned: false, healthy: job.healthy,
       };
       this.catalog.counters.saves++;
-      this.catalog.commit(record);
+      this.catalog.commit(record, job.tracker);
       // Written, not fsync'd: history may lose its last second in a crash,
       // the checkpoint may not, and an fsync here would cost every save.
       this.historyLog.flush(false);
@@ -380,9 +413,25 @@ export class ModelCheckpoints {
       setImmediate(() => this.applyRetention());
       return info;
     } catch (err) {
+      this.giveBackBest(job);
       this.onSaveFailed(seq, job.step, err);
       throw err;
     }
+  }
+
+  /**
+   * A best save that failed leaves no checkpoint behind its best values:
+   * restore the ones it set (unless a later report has improved on them), or
+   * an equally good state could never be saved as best again.
+   */
+  private giveBackBest(job: SaveJob): void {
+    const best = { ...this.catalog.tracker.best };
+    for (const metric of job.improved) {
+      if (best[metric]?.step !== job.step) continue;
+      if (job.bestBefore[metric]) best[metric] = job.bestBefore[metric];
+      else delete best[metric];
+    }
+    this.catalog.tracker = { ...this.catalog.tracker, best };
   }
 
   private onSaveFailed(seq: number, step: number, err: unknown): void {

@@ -1,0 +1,67 @@
+// The persisted best value of a metric is always one that a listed
+// checkpoint holds: otherwise, after a restart, an equally good model could
+// never be saved as best again (found by the kill harness).
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { open, writeCheckpoint } from '../src/index.js';
+import { native } from '../src/native.js';
+import { tempDir } from './helpers.js';
+
+const OPTIONS = { monitor: { loss: 'min' as const }, improvement: { minRelative: 0 }, every: { steps: null } };
+const tensors = { w: new Float32Array([1, 2, 3]) };
+
+afterEach(() => native.clearFaultPlan());
+
+describe('best values', () => {
+  const root = tempDir();
+
+  it('a best save that fails gives its best value back', async () => {
+    const dir = join(root, 'failed');
+    const store = await open(dir, OPTIONS);
+    const m = store.model('m');
+    await m.report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
+    native.setFaultPlan('op=rename,fail_at=1,errno=EIO');
+    await expect(m.report({ step: 2, metrics: { loss: 0.3 }, tensors }).durable).rejects.toMatchObject({ code: 'E_IO' });
+    native.clearFaultPlan();
+    expect(m.stats().best.loss).toMatchObject({ value: 0.5, step: 1 });
+    // The state the failed save held is reached again: it is still an improvement.
+    const again = m.report({ step: 3, metrics: { loss: 0.3 }, tensors });
+    expect(again.category).toBe('best');
+    await again.durable;
+    await store.close();
+  });
+
+  it('a commit persists the best of its own report, not of a later one still queued', async () => {
+    const dir = join(root, 'queued');
+    const store = await open(dir, OPTIONS);
+    const m = store.model('m');
+    const first = m.report({ step: 1, metrics: { loss: 0.5 }, tensors }); // starts at once
+    // Queued behind the first; its commit is made to fail, like a kill before it.
+    const second = m.report({ step: 2, metrics: { loss: 0.3 }, tensors });
+    await first.durable;
+    native.setFaultPlan('op=rename,fail_at=1,errno=EIO');
+    await expect(second.durable).rejects.toMatchObject({ code: 'E_IO' });
+    native.clearFaultPlan();
+    await store.close();
+    const reopened = await open(dir, OPTIONS);
+    expect(reopened.model('m').stats().best.loss).toMatchObject({ value: 0.5, step: 1 });
+    await reopened.close();
+  });
+
+  it('a checkpoint adopted at open sets the best value it holds', async () => {
+    const dir = join(root, 'adopted');
+    const store = await open(dir, OPTIONS);
+    await store.model('m').report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
+    await store.close();
+    // Written but never journaled: a kill between the rename and the journal append.
+    await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
+      model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
+    });
+    const reopened = await open(dir, OPTIONS);
+    const m = reopened.model('m');
+    expect(m.list().map((i) => i.seq)).toEqual([1, 2]);
+    expect(m.stats().best.loss).toMatchObject({ value: 0.2, step: 2 });
+    expect(m.report({ step: 3, metrics: { loss: 0.3 }, tensors }).saved).toBe(false);
+    await reopened.close();
+  });
+});
