@@ -122,7 +122,7 @@ function headJson(fields: CheckpointFields): string {
   for (const [k, v] of Object.entries(metrics))
     if (typeof v !== 'number') throw badInput(`Expected number for metric "${k}" but received ${typeof v}`);
   const meta = fields.meta ?? {};
-  checkMeta(meta);
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw badInput('Expected a plain object for meta');
   // The reader checks these fields; a writer that let a bad one through would commit an unreadable file.
   if (fields.model !== undefined && !isString(fields.model)) throw badInput(`Expected string for model but received ${typeof fields.model}`);
   if (fields.category !== undefined && !CATEGORIES.includes(fields.category))
@@ -140,7 +140,12 @@ function headJson(fields: CheckpointFields): string {
     metrics: encodeMetrics(metrics),
     meta,
   };
-  return JSON.stringify(head);
+  // One stringify both builds the index head and proves meta is JSON (no BigInt, no cycles).
+  try {
+    return JSON.stringify(head);
+  } catch (cause) {
+    throw new CheckpointError('E_BAD_INPUT', `meta is not JSON-serializable: ${(cause as Error).message}`, { cause });
+  }
 }
 
 /** meta must be a plain object that JSON can hold (no BigInt, no cycles). */
