@@ -10,7 +10,7 @@ import {
 import { callNative, CheckpointError } from './errors.js';
 import { Journal, readJournal, repairJournal } from './journal.js';
 import { native } from './native.js';
-import { initialState, type TrackerState } from './policy.js';
+import { foldCheckpoint, initialState, type PolicyConfig, type TrackerState } from './policy.js';
 
 export interface CheckpointRecord {
   seq: number;
@@ -65,8 +65,6 @@ export function checkpointFileName(seq: number, step: number): string {
 
 export class Catalog {
   readonly repairs: string[] = [];
-  /** Checkpoints adopted at open: complete files the journal lacked. */
-  readonly adopted: CheckpointRecord[] = [];
   tracker: TrackerState = initialState();
   counters: Counters = { saves: 0, skips: 0, failures: 0 };
   private readonly records = new Map<number, CheckpointRecord>();
@@ -76,11 +74,17 @@ export class Catalog {
   private stamp = '';
   private sorted: CheckpointRecord[] | null = null;
 
-  private constructor(readonly dir: string, readonly model: string, readonly readOnly: boolean) {}
+  private constructor(
+    readonly dir: string, readonly model: string, readonly readOnly: boolean,
+    private readonly monitor: PolicyConfig['monitor'],
+  ) {}
 
-  /** Loads the catalog; unless readOnly, repairs the directory as DESIGN.md §5 says. */
-  static open(dir: string, model: string, readOnly: boolean): Catalog {
-    const catalog = new Catalog(dir, model, readOnly);
+  /**
+   * Loads the catalog; unless readOnly, repairs the directory as DESIGN.md §5
+   * says. `monitor` folds adopted checkpoints into the best values.
+   */
+  static open(dir: string, model: string, readOnly: boolean, monitor: PolicyConfig['monitor']): Catalog {
+    const catalog = new Catalog(dir, model, readOnly, monitor);
     if (readOnly) catalog.refresh();
     else catalog.load();
     if (!readOnly) {
@@ -294,7 +298,9 @@ export class Catalog {
       if (this.records.has(seq)) throw new CheckpointError('E_CORRUPT', `its seq ${seq} is already taken by ${this.records.get(seq)!.file}`);
       const record = recordFromInfo({ ...info, seq }, file);
       this.put(seq, record);
-      this.adopted.push(record);
+      // Before the compaction at open persists the tracker: the file holds
+      // values the tracker never saw.
+      this.tracker = foldCheckpoint(this.monitor, this.tracker, record);
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
       this.repairs.push(`adopted ${file} (seq ${seq}, step ${info.step}), complete but missing from the journal`);
     } catch (err) {

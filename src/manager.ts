@@ -10,7 +10,7 @@ import { History } from './history.js';
 import { quietConsoleLogger } from './logger.js';
 import { ModelCheckpoints, checkModelName, type ModelStats } from './model.js';
 import { native, type NativeLock } from './native.js';
-import { checkStoreOptions, type Logger, type PolicyOptions, type StoreOptions } from './options.js';
+import { checkStoreOptions, resolveSettings, type Logger, type PolicyOptions, type StoreOptions } from './options.js';
 import { StagingPool } from './pipeline.js';
 
 export type StoreEvent = 'saved' | 'skipped' | 'evicted' | 'improved' | 'degraded' | 'error' | 'alert' | 'repaired';
@@ -54,14 +54,15 @@ export class CheckpointManager extends EventEmitter {
       lock = callNative(() => native.lockFile(join(dir, 'LOCK')));
     }
     try {
-      const catalog = Catalog.open(dir, name, this.readOnly);
+      const settings = resolveSettings(options, this.defaults);
+      const catalog = Catalog.open(dir, name, this.readOnly, settings.policy.monitor);
       const history = new History(History.pathIn(dir), this.readOnly, (err) =>
         this.logger.warn({ model: name, err }, 'history write failed'));
       const model = new ModelCheckpoints(name, dir, catalog, history, {
         logger: this.logger,
         staging: this.staging,
         emit: (event, payload) => this.emitSafely(event, payload),
-      }, options, this.defaults);
+      }, settings);
       this.models.set(name, { model, lock });
       if (catalog.repairs.length) {
         for (const repair of catalog.repairs) this.logger.warn({ model: name }, `recovery: ${repair}`);

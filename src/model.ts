@@ -9,7 +9,7 @@ import {
 import { Catalog, checkpointFileName, type CheckpointRecord } from './catalog.js';
 import { badInput, CheckpointError } from './errors.js';
 import { History, type HistoryEntry } from './history.js';
-import { resolveSettings, type Logger, type ModelSettings, type PolicyOptions } from './options.js';
+import type { Logger, ModelSettings } from './options.js';
 import type { Staged, StagingPool } from './pipeline.js';
 import { applyDecision, decide, type Reason, type TrackerState } from './policy.js';
 import { planRetention, singleBest } from './retention.js';
@@ -121,7 +121,6 @@ export class ModelCheckpoints {
   /** The last report's metrics and epoch: the final save describes the state it saves. */
   private lastReported: { metrics: Metrics; epoch: number } = { metrics: {}, epoch: 0 };
   private closed = false;
-  readonly settings: ModelSettings;
 
   /** @internal created by CheckpointManager.model() */
   constructor(
@@ -130,32 +129,8 @@ export class ModelCheckpoints {
     private readonly catalog: Catalog,
     private readonly historyLog: History,
     private readonly ctx: ModelContext,
-    options: PolicyOptions,
-    defaults: PolicyOptions,
-  ) {
-    this.settings = resolveSettings(options, defaults);
-    this.foldAdopted();
-  }
-
-  /**
-   * A checkpoint adopted at open (written, then killed before its journal
-   * record) holds values the persisted tracker never saw: fold them in, so a
-   * worse model after the restart is not an improvement.
-   */
-  private foldAdopted(): void {
-    let tracker = this.catalog.tracker;
-    for (const record of this.catalog.adopted) {
-      const best = { ...tracker.best };
-      for (const [name, direction] of this.settings.policy.monitor) {
-        const value = record.metrics[name];
-        const current = best[name]?.value;
-        if (Number.isFinite(value) && (current === undefined || (direction === 'min' ? value < current : value > current)))
-          best[name] = { value, step: record.step, time: record.time };
-      }
-      tracker = { ...tracker, best, lastSavedStep: Math.max(tracker.lastSavedStep ?? record.step, record.step) };
-    }
-    this.catalog.tracker = tracker;
-  }
+    readonly settings: ModelSettings,
+  ) {}
 
   /**
    * Reports progress; saves when the policy says so. Synchronous: a skip

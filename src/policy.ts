@@ -63,6 +63,22 @@ export function initialState(): TrackerState {
   return { best: {}, lastSavedStep: null, lastSavedTime: null, lastStep: null, worseStreak: 0 };
 }
 
+/**
+ * The tracker after a checkpoint it never saw (one adopted at open): its
+ * metrics become bests where they beat them, and its step counts as saved,
+ * so a worse model after the restart is not an improvement.
+ */
+export function foldCheckpoint(
+  monitor: PolicyConfig['monitor'], state: TrackerState, checkpoint: { step: number; time: number; metrics: Record<string, number> },
+): TrackerState {
+  const best = { ...state.best };
+  for (const [name, direction] of monitor) {
+    const value = checkpoint.metrics[name];
+    if (isImprovement(direction, value, best[name]?.value, 0, 0)) best[name] = { value, step: checkpoint.step, time: checkpoint.time };
+  }
+  return { ...state, best, lastSavedStep: Math.max(state.lastSavedStep ?? checkpoint.step, checkpoint.step) };
+}
+
 /** Whether `value` beats `best` by more than max(minDelta, |best|·minRelative). */
 export function isImprovement(
   direction: Direction, value: number, best: number | undefined, minDelta: number, minRelative: number,

@@ -1,7 +1,9 @@
 // The persisted best value of a metric is always one that a listed
 // checkpoint holds: otherwise, after a restart, an equally good model could
 // never be saved as best again (found by the kill harness).
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { open, writeCheckpoint } from '../src/index.js';
 import { native } from '../src/native.js';
@@ -9,6 +11,8 @@ import { tempDir } from './helpers.js';
 
 const OPTIONS = { monitor: { loss: 'min' as const }, improvement: { minRelative: 0 }, every: { steps: null } };
 const tensors = { w: new Float32Array([1, 2, 3]) };
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OPEN_AND_DIE = fileURLToPath(new URL('./fixtures/open-and-die.ts', import.meta.url));
 
 afterEach(() => native.clearFaultPlan());
 
@@ -62,6 +66,25 @@ describe('best values', () => {
     expect(m.list().map((i) => i.seq)).toEqual([1, 2]);
     expect(m.stats().best.loss).toMatchObject({ value: 0.2, step: 2 });
     expect(m.report({ step: 3, metrics: { loss: 0.3 }, tensors }).saved).toBe(false);
+    await reopened.close();
+  });
+
+  it('the adopted best survives a kill right after the open that adopted it', async () => {
+    const dir = join(root, 'adopted-killed');
+    const store = await open(dir, OPTIONS);
+    await store.model('m').report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
+    await store.close();
+    await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
+      model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
+    });
+    // The open adopts the file and compacts; the kill leaves no later commit
+    // or state record to carry the best (found by the kill harness).
+    const child = spawnSync(process.execPath, ['--import', 'tsx', OPEN_AND_DIE, dir], { cwd: ROOT });
+    expect(child.signal).toBe('SIGKILL');
+    const reopened = await open(dir, OPTIONS);
+    const m = reopened.model('m');
+    expect(m.list().map((i) => i.seq)).toEqual([1, 2]);
+    expect(m.stats().best.loss).toMatchObject({ value: 0.2, step: 2 });
     await reopened.close();
   });
 });

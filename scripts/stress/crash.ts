@@ -257,7 +257,7 @@ async function verify(iteration: number, dir: string, isCopy: boolean): Promise<
         if (tracked === undefined || !(tracked <= ackedFloor)) fail(iteration, `${name}: persisted best ${tracked} > acknowledged best loss ${ackedFloor}`);
         // The persisted best is the best listed checkpoint's: a commit carries
         // the tracker of its own report, a failed best save gives its values
-        // back, and checkpoints adopted at open are folded in.
+        // back, and checkpoints adopted at open are folded in before the open compacts.
         else if (tracked !== bestListed) fail(iteration, `${name}: persisted best ${tracked} is not the best listed checkpoint's ${bestListed}`);
       }
       // 2. resume: the newest acknowledged or newer
