@@ -66,7 +66,7 @@
         'node_modules/xxhash-addon/xxHash',
         "<!(node -p \"require('node-addon-api').include_dir\")",
       ],
-      'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
+      'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti'],
       'cflags_cc': ['-std=c++17', '-O3', '-pthread'],
       'ldflags': ['-pthread'],

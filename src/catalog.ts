@@ -134,14 +134,24 @@ export class Catalog {
     return join(this.dir, record.file);
   }
 
-  /** Makes a written checkpoint durable: after this returns it is in the catalog for good. */
   /**
+   * Makes a written checkpoint durable: once this resolves it is in the
+   * catalog for good. The record is appended here and fsync'd off the
+   * calling thread; list() shows it only after the fsync. A failed fsync may
+   * have lost the record's pages (and with them any frame after it), so the
+   * catalog is compacted: the journal restarts from a state known on disk.
    * `tracker` is the tracker as of the report that made this save, not the
    * live one: a later report's improvement whose save is still queued must
    * not become durable with this commit.
    */
-  commit(record: CheckpointRecord, tracker: TrackerState): void {
-    this.append({ t: 'commit', record: stored(record), tracker, counters: this.counters });
+  async commit(record: CheckpointRecord, tracker: TrackerState): Promise<void> {
+    this.append({ t: 'commit', record: stored(record), tracker, counters: this.counters }, false);
+    try {
+      await this.journal!.syncAsync();
+    } catch (err) {
+      this.compact();
+      throw err;
+    }
     this.put(record.seq, record);
     this.nextSeq = Math.max(this.nextSeq, record.seq + 1);
   }
@@ -153,9 +163,9 @@ export class Catalog {
     this.pendingDeletes.add(record.file);
   }
 
-  /** Deletes the file of an evicted checkpoint (idempotent). */
-  deleteEvicted(file: string): void {
-    callNative(() => native.removeFile(join(this.dir, file)));
+  /** Records that an evicted checkpoint's file is gone (unlinked by a worker). */
+  deleted(file: string): void {
+    if (!this.journal) return; // closed meanwhile: the next open finishes it
     this.pendingDeletes.delete(file);
     this.append({ t: 'deleted', file }, false);
   }

@@ -272,7 +272,7 @@ export function writeCheckpointSync(
   return parseIndex(result.indexJson, path, result.fileBytes);
 }
 
-function readOptions(options: ReadOptions) {
+export function checkReadOptions(options: ReadOptions) {
   if (options === null || typeof options !== 'object') throw badInput('Expected an object for read options');
   const { verify = true, threads } = options;
   if (typeof verify !== 'boolean') throw badInput(`Expected boolean for verify but received ${String(verify)}`);
@@ -283,7 +283,7 @@ function readOptions(options: ReadOptions) {
 
 export async function readCheckpoint(path: string, options: ReadOptions = {}): Promise<LoadedCheckpoint> {
   checkPath(path);
-  const { verify, threads } = readOptions(options);
+  const { verify, threads } = checkReadOptions(options);
   const reader = await callNativeAsync(() => native.openReader(path, true));
   try {
     const index = parseIndex(reader.indexJson, path, reader.fileBytes);
@@ -297,7 +297,7 @@ export async function readCheckpoint(path: string, options: ReadOptions = {}): P
 
 export function readCheckpointSync(path: string, options: ReadOptions = {}): LoadedCheckpoint {
   checkPath(path);
-  const { verify, threads } = readOptions(options);
+  const { verify, threads } = checkReadOptions(options);
   const reader = callNative(() => native.openReader(path, false));
   try {
     const index = parseIndex(reader.indexJson, path, reader.fileBytes);
@@ -334,7 +334,7 @@ export function inspectCheckpointSync(path: string): CheckpointIndex {
 /** Decodes and checks every chunk; throws E_CORRUPT or E_VERSION, else returns the index. */
 export async function verifyCheckpoint(path: string, options: { threads?: number } = {}): Promise<CheckpointIndex> {
   checkPath(path);
-  const { threads } = readOptions(options);
+  const { threads } = checkReadOptions(options);
   const reader = await callNativeAsync(() => native.openReader(path, true));
   try {
     await callNativeAsync(() => reader.verifyAll(threads, true));
@@ -345,7 +345,7 @@ export async function verifyCheckpoint(path: string, options: { threads?: number
 }
 
 export function verifyCheckpointSync(path: string, options: { threads?: number } = {}): CheckpointIndex {
-  const { threads } = readOptions(options);
+  const { threads } = checkReadOptions(options);
   return withReader(path, (reader) => {
     callNative(() => reader.verifyAll(threads, false));
     return parseIndex(reader.indexJson, path, reader.fileBytes);

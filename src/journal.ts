@@ -2,7 +2,7 @@
 // performance history. Framing, checksums and fsyncs are native
 // (native/core/journal.h: u32 len | u64 xxh3 | payload); this file turns
 // records into UTF-8 JSON and back.
-import { CheckpointError, callNative } from './errors.js';
+import { CheckpointError, callNative, callNativeAsync } from './errors.js';
 import { native, type NativeJournal } from './native.js';
 
 export interface JournalContents {
@@ -48,6 +48,11 @@ export class Journal {
   /** Makes every appended record durable. */
   sync(): void {
     callNative(() => this.handle.sync());
+  }
+
+  /** sync() off the calling thread. */
+  syncAsync(): Promise<void> {
+    return callNativeAsync(() => this.handle.sync(true));
   }
 
   /** Idempotent; append, sync and bytes throw E_CLOSED afterwards. */

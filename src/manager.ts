@@ -1,6 +1,7 @@
 // CheckpointManager: the store. Opens the root, hands out one
 // ModelCheckpoints per model (each with its own lock, catalog and policy),
-// fans their events out, and closes them with their final saves.
+// owns the workers and staging memory they share, fans their events out,
+// and closes them with their final saves (also on SIGINT/SIGTERM).
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -10,8 +11,11 @@ import { History } from './history.js';
 import { quietConsoleLogger } from './logger.js';
 import { ModelCheckpoints, checkModelName, type ModelStats } from './model.js';
 import { native, type NativeLock } from './native.js';
-import { checkStoreOptions, resolveSettings, type Logger, type PolicyOptions, type StoreOptions } from './options.js';
-import { StagingPool } from './pipeline.js';
+import {
+  checkStoreOptions, policyPart, resolvePipeline, resolveSettings, type Logger, type PipelineSettings, type PolicyOptions, type StoreOptions,
+} from './options.js';
+import { defaultWorkers, StagingPool, WorkerPool } from './pipeline.js';
+import { onTerminationSignal } from './signals.js';
 
 export type StoreEvent = 'saved' | 'skipped' | 'evicted' | 'improved' | 'degraded' | 'error' | 'alert' | 'repaired';
 
@@ -21,17 +25,25 @@ export class CheckpointManager extends EventEmitter {
   private readonly logger: Logger;
   private readonly defaults: PolicyOptions;
   private readonly models = new Map<string, { model: ModelCheckpoints; lock: NativeLock | null }>();
-  private readonly staging = new StagingPool();
+  private readonly pipeline: PipelineSettings;
+  private readonly workers: WorkerPool;
+  private readonly staging: StagingPool;
+  private readonly stopHandlingSignals: () => void;
+  private closing: Promise<void> | null = null;
+  private modelsClosed: Promise<void> | null = null;
   private closed = false;
 
   /** @internal use open() */
   constructor(dir: string, options: StoreOptions) {
     super();
     this.dir = resolve(dir);
-    const { logger, readOnly, ...defaults } = options;
-    this.logger = logger ?? quietConsoleLogger;
-    this.readOnly = readOnly ?? false;
-    this.defaults = defaults;
+    this.logger = options.logger ?? quietConsoleLogger;
+    this.readOnly = options.readOnly ?? false;
+    this.defaults = policyPart(options);
+    this.pipeline = resolvePipeline(options, defaultWorkers());
+    this.workers = WorkerPool.acquire(this.pipeline.workers);
+    this.staging = new StagingPool(this.pipeline.stagingMaxBytes, (slab) => this.workers.run({ kind: 'prefault', slab }));
+    this.stopHandlingSignals = this.pipeline.handleSignals ? onTerminationSignal(() => this.closeModels()) : () => {};
   }
 
   /**
@@ -61,6 +73,8 @@ export class CheckpointManager extends EventEmitter {
       const model = new ModelCheckpoints(name, dir, catalog, history, {
         logger: this.logger,
         staging: this.staging,
+        workers: this.workers,
+        pipeline: this.pipeline,
         emit: (event, payload) => this.emitSafely(event, payload),
       }, settings);
       this.models.set(name, { model, lock });
@@ -88,19 +102,36 @@ export class CheckpointManager extends EventEmitter {
     await Promise.all([...this.models.values()].map(({ model }) => model.flush()));
   }
 
-  /** Flushes, takes the final save of every attached model, releases the locks. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const { model, lock } of this.models.values()) {
-      try {
-        await model.close();
-      } catch (err) {
-        this.logger.error({ model: model.name, err }, 'close failed');
-      } finally {
-        lock?.release();
+  /**
+   * Flushes, takes the final save of every attached model, releases the
+   * locks and stops the workers. Idempotent: a second call (a signal during
+   * close) waits for the first.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeModels().then(() => this.workers.release());
+    return this.closing;
+  }
+
+  /**
+   * The part of close() a signal needs before it takes its course: every
+   * model's final save durable and its lock released. It ends in microtasks
+   * only, so a training loop gets no turn between it and the re-raised signal.
+   */
+  private closeModels(): Promise<void> {
+    this.modelsClosed ??= (async () => {
+      this.closed = true;
+      this.stopHandlingSignals();
+      for (const { model, lock } of this.models.values()) {
+        try {
+          await model.close();
+        } catch (err) {
+          this.logger.error({ model: model.name, err }, 'close failed');
+        } finally {
+          lock?.release();
+        }
       }
-    }
+    })();
+    return this.modelsClosed;
   }
 
   private logSummary(model: ModelCheckpoints): void {

@@ -1,19 +1,23 @@
 // ModelCheckpoints: report/save/load/resume for one model. Decisions come
-// from policy.ts, what to keep from retention.ts, durability from catalog.ts;
-// this file sequences them: saves of one model commit in seq order, a failed
-// save rejects only its own ticket, deletions run after the commit.
+// from policy.ts, what to keep from retention.ts, durability from catalog.ts,
+// memory and threads from pipeline.ts; this file sequences them: saves of
+// one model may run at once on several workers but commit in seq order, a
+// failed save rejects only its own ticket, deletions run after the commit.
 import { join } from 'node:path';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import {
-  CATEGORIES, checkMeta, readCheckpoint, writeCheckpoint, type Category, type CheckpointInfo, type LoadedCheckpoint, type Metrics, type ReadOptions,
+  CATEGORIES, checkMeta, checkReadOptions, readCheckpoint, readCheckpointSync, writeCheckpoint,
+  type Category, type CheckpointIndex, type CheckpointInfo, type LoadedCheckpoint, type Metrics, type ReadOptions,
 } from './checkpoint-file.js';
 import { Catalog, checkpointFileName, type CheckpointRecord } from './catalog.js';
-import { badInput, CheckpointError } from './errors.js';
+import { badInput, callNative, CheckpointError } from './errors.js';
 import { History, type HistoryEntry } from './history.js';
-import type { Logger, ModelSettings } from './options.js';
-import type { Staged, StagingPool } from './pipeline.js';
-import { applyDecision, decide, type Reason, type TrackerState } from './policy.js';
+import { native } from './native.js';
+import type { Logger, ModelSettings, PipelineSettings, SnapshotMode } from './options.js';
+import { borrow, type Staged, type StagingPool, type WorkerPool } from './pipeline.js';
+import { applyDecision, decide, type Decision, type Reason, type TrackerState } from './policy.js';
 import { planRetention, singleBest } from './retention.js';
-import { normalizeTensors, type TensorInput, type TensorLike } from './tensors.js';
+import { normalizeTensors, type TensorInput, type TensorLike, type TensorSpec } from './tensors.js';
 
 export type TensorSource = TensorInput | (() => TensorInput);
 
@@ -26,6 +30,8 @@ export interface ReportInput {
   meta?: Record<string, unknown>;
   /** Save whatever the policy says (reason "forced"). */
   force?: boolean;
+  /** Overrides the store's `snapshot` option for this report. */
+  snapshot?: SnapshotMode;
 }
 
 export interface Ticket {
@@ -35,6 +41,8 @@ export interface Ticket {
   seq?: number;
   /** Resolves once the checkpoint is in the catalog for good; null when nothing was saved. */
   durable: Promise<CheckpointInfo | null>;
+  /** The policy asked for a save that backpressure dropped (the disk is behind and memory is full). */
+  dropped?: true;
 }
 
 export interface SaveOptions {
@@ -43,7 +51,12 @@ export interface SaveOptions {
   metrics?: Metrics;
   meta?: Record<string, unknown>;
   category?: Category;
+  /** Overrides the store's `snapshot` option for this save. */
+  snapshot?: SnapshotMode;
 }
+
+/** Latency percentiles in milliseconds. */
+export interface LatencyStats { count: number; p50: number; p99: number; max: number }
 
 export interface ModelStats {
   checkpoints: Record<Category, number>;
@@ -56,13 +69,22 @@ export interface ModelStats {
   failures: number;
   /** Saves merged into a newer one because the disk was behind. */
   coalesced: number;
+  /** Saves the policy asked for that backpressure dropped. */
+  dropped: number;
+  /** Accepted saves not yet durable (running or waiting). */
   queueDepth: number;
+  /** Time report()/save() held the calling thread for a save (the copy). */
+  stallMs: LatencyStats;
+  /** Time from the start of a write to its commit. */
+  persistMs: LatencyStats;
 }
 
 /** What a model needs from its store. */
 export interface ModelContext {
   logger: Logger;
   staging: StagingPool;
+  workers: WorkerPool;
+  pipeline: PipelineSettings;
   emit(event: string, payload: unknown): void;
 }
 
@@ -94,6 +116,27 @@ interface Waiting {
   job: SaveJob;
   durable: Promise<CheckpointInfo>;
   settle: { resolve: (info: CheckpointInfo) => void; reject: (err: unknown) => void };
+  /** Hash of borrowed arrays at report time (checkBorrowed). */
+  borrowedHash?: string;
+}
+
+/** Where report()/save() put a save's tensors: a new queue entry, or `into` a waiting one. */
+interface Placement { staged: Staged; into?: Waiting }
+
+/** A started save; `outcome` is set when its write finishes, its commit waits for every lower seq. */
+interface Running extends Waiting {
+  started: number;
+  outcome: { index: CheckpointIndex } | { error: unknown } | null;
+}
+
+function percentiles(h: RecordableHistogram): LatencyStats {
+  const ms = (ns: number) => (h.count === 0 ? 0 : ns / 1e6);
+  return { count: h.count, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
+}
+
+/** One hash over every borrowed array: a change anywhere shows. */
+function hashTensors(tensors: TensorSpec[]): string {
+  return tensors.map((t) => native.xxh3(t.data)).join('');
 }
 
 const REASON_ORDER: Reason[] = ['improved', 'steps', 'minutes', 'always', 'forced', 'final'];
@@ -111,16 +154,26 @@ function mergeJobs(older: SaveJob, newer: SaveJob): SaveJob {
 }
 
 export class ModelCheckpoints {
-  private inFlight: Promise<void> | null = null;
+  /** Accepted, not started; the last one may still take a newer save's state. */
   private readonly waiting: Waiting[] = [];
-  private pending = 0;
+  /** Started, in seq order. */
+  private readonly running: Running[] = [];
+  private idleWaiters: Array<() => void> = [];
+  private committing = false;
+  private progressWaiters: Array<() => void> = [];
+  private readonly deletes = new Set<Promise<void>>();
   private coalesced = 0;
+  private dropped = 0;
+  private readonly stall = createHistogram();
+  private readonly persistLatency = createHistogram();
   private consecutiveFailures = 0;
   private alerted = false;
   private provider: (() => TensorInput) | null = null;
   /** The last report's metrics and epoch: the final save describes the state it saves. */
   private lastReported: { metrics: Metrics; epoch: number } = { metrics: {}, epoch: 0 };
   private closed = false;
+  /** close() has begun: its final save is the last one (a signal may have started it mid-loop). */
+  private closing = false;
 
   /** @internal created by CheckpointManager.model() */
   constructor(
@@ -139,18 +192,28 @@ export class ModelCheckpoints {
    */
   report(input: ReportInput): Ticket {
     this.checkWritable();
+    // A loop still running while close() finishes must not crash on its next report.
+    if (this.closing) return { saved: false, reasons: [], category: null, durable: Promise.resolve(null) };
     const { step, epoch = 0, metrics = {}, force = false } = this.checkReport(input);
     const now = Date.now();
     const { policy } = this.settings;
     const report = { step, metrics, force };
-    const decision = decide(policy, this.catalog.tracker, report, now);
-    // Stage before any state changes: tensors that fail validation must not
-    // leave behind a best value or a reset clock that no checkpoint holds.
-    let staged: Staged | null = null;
+    let decision = decide(policy, this.catalog.tracker, report, now);
+    // Stage before any state changes: tensors that fail validation, or a save
+    // that backpressure drops, must not leave behind a best value or a reset
+    // clock that no checkpoint holds.
+    let placed: Placement | null = null;
+    let dropped = false;
     if (decision.save) {
       if (input.tensors === undefined)
         throw badInput(`model "${this.name}": the report at step ${step} saves (${decision.reasons.join(', ')}) but has no tensors`);
-      staged = this.stage(input.tensors, input.meta);
+      const specs = this.specsOf(input.tensors, input.meta);
+      placed = this.place(specs, decision.category === 'best', this.modeOf(input.snapshot));
+      if (!placed) {
+        dropped = true;
+        decision = { ...decision, save: false, reasons: [], category: null, improved: [] };
+        this.drop(step);
+      }
     }
     const before = this.catalog.tracker;
     this.catalog.tracker = applyDecision(policy, before, report, decision, now);
@@ -159,30 +222,49 @@ export class ModelCheckpoints {
     if (decision.nonFinite.length)
       this.ctx.logger.warn({ model: this.name, step, metrics: decision.nonFinite }, 'non-finite metrics: never an improvement');
     if (decision.degraded) this.onDegraded(step, metrics, before);
-    if (!staged) {
+    if (!placed) {
+      if (dropped) return { saved: false, reasons: [], category: null, durable: Promise.resolve(null), dropped: true };
       this.catalog.counters.skips++;
       this.ctx.emit('skipped', { model: this.name, step });
       return { saved: false, reasons: [], category: null, durable: Promise.resolve(null) };
     }
     const healthy = decision.nonFinite.length === 0;
-    return this.enqueue(staged, {
+    return this.enqueue(placed, {
       tracker: this.catalog.tracker, bestBefore: before.best, step, epoch, metrics, meta: input.meta,
       category: decision.category!, reasons: decision.reasons, healthy, improved: decision.improved,
     });
   }
 
-  /** Saves unconditionally (category "manual" unless told otherwise); resolves when durable. */
+  /**
+   * Saves unconditionally (category "manual" unless told otherwise); resolves
+   * when durable. With backpressure 'block' it waits for room instead of
+   * merging into a waiting save or being dropped.
+   */
   async save(tensors: TensorSource, options: SaveOptions): Promise<CheckpointInfo> {
     this.checkWritable();
+    if (this.closing) throw new CheckpointError('E_CLOSED', `model "${this.name}" is closing`);
     const { step, epoch = 0, metrics = {} } = this.checkReport({ ...options, tensors });
     const category = options.category ?? 'manual';
     if (!CATEGORIES.includes(category)) throw badInput(`Expected one of ${CATEGORIES.join(', ')} for category but received ${JSON.stringify(category)}`);
-    const staged = this.stage(tensors, options.meta);
+    const specs = this.specsOf(tensors, options.meta);
+    const mode = this.modeOf(options.snapshot);
+    const block = this.ctx.pipeline.backpressure === 'block';
+    let placed = this.place(specs, category === 'best', mode, block);
+    while (!placed && block) {
+      // Room comes with a commit of this model or a slab freed by any model.
+      await Promise.race([this.ctx.staging.released(), new Promise<void>((resolve) => this.progressWaiters.push(resolve))]);
+      this.checkWritable();
+      placed = this.place(specs, category === 'best', mode, block);
+    }
+    if (!placed) {
+      this.drop(step);
+      throw new CheckpointError('E_NOSPACE', `model "${this.name}": save at step ${step} dropped: the disk is behind and staging memory is full (backpressure '${this.ctx.pipeline.backpressure}')`);
+    }
     // Any save resets both clocks (DESIGN.md §6).
     this.catalog.tracker = { ...this.catalog.tracker, lastStep: step, lastSavedStep: step, lastSavedTime: Date.now() };
     const reasons: Reason[] = [category === 'final' ? 'final' : 'forced'];
     const tracker = this.catalog.tracker;
-    const ticket = this.enqueue(staged, { tracker, bestBefore: tracker.best, step, epoch, metrics, meta: options.meta, category, reasons, healthy: true, improved: [] });
+    const ticket = this.enqueue(placed, { tracker, bestBefore: tracker.best, step, epoch, metrics, meta: options.meta, category, reasons, healthy: true, improved: [] });
     return (await ticket.durable)!;
   }
 
@@ -219,23 +301,34 @@ export class ModelCheckpoints {
   }
 
   /**
-   * Loads a checkpoint, verified. A file that fails verification is
-   * quarantined and, for 'best' and 'latest', the next candidate is tried.
+   * Loads a checkpoint, verified, off the calling thread: on a worker, or
+   * with `into` straight into the caller's arrays from a libuv thread. A
+   * file that fails verification is quarantined and, for 'best' and
+   * 'latest', the next candidate is tried.
    */
   async load(which: 'best' | 'latest' | number, options: ReadOptions = {}): Promise<LoadedCheckpoint> {
-    this.checkOpen();
-    this.catalog.refresh();
-    let candidates: CheckpointRecord[];
-    if (which === 'latest') candidates = [...this.catalog.list()].reverse();
-    else if (which === 'best') candidates = this.bestFirst();
-    else if (Number.isSafeInteger(which)) {
-      const record = this.catalog.get(which as number);
-      if (!record) throw new CheckpointError('E_NOT_FOUND', `model "${this.name}" has no checkpoint ${which}`);
-      candidates = [record];
-    } else throw badInput(`Expected 'best', 'latest' or a seq number for load() but received ${JSON.stringify(which)}`);
-    const loaded = await this.loadFirstValid(candidates, options, which === 'best' || which === 'latest');
-    if (!loaded) throw new CheckpointError('E_NOT_FOUND', `model "${this.name}" has no ${typeof which === 'number' ? `checkpoint ${which}` : 'checkpoint'} to load`);
-    return loaded;
+    const candidates = this.candidates(which);
+    for (const record of candidates) {
+      try {
+        return { ...(await this.read(record, options)), info: this.info(record) };
+      } catch (err) {
+        this.skipUnreadable(record, err, typeof which !== 'number');
+      }
+    }
+    throw this.nothingToLoad(which);
+  }
+
+  /** load() on the calling thread, for start-up code that wants it. */
+  loadSync(which: 'best' | 'latest' | number, options: ReadOptions = {}): LoadedCheckpoint {
+    const candidates = this.candidates(which);
+    for (const record of candidates) {
+      try {
+        return { ...readCheckpointSync(this.catalog.path(record), options), info: this.info(record) };
+      } catch (err) {
+        this.skipUnreadable(record, err, typeof which !== 'number');
+      }
+    }
+    throw this.nothingToLoad(which);
   }
 
   /** The newest valid checkpoint (healthy ones first), or null for a fresh model. */
@@ -243,7 +336,15 @@ export class ModelCheckpoints {
     this.checkOpen();
     this.catalog.refresh();
     const candidates = [...this.catalog.list()].sort((a, b) => Number(b.healthy) - Number(a.healthy) || b.seq - a.seq);
-    const loaded = await this.loadFirstValid(candidates, options, true);
+    let loaded: LoadedCheckpoint | null = null;
+    for (const record of candidates) {
+      try {
+        loaded = { ...(await this.read(record, options)), info: this.info(record) };
+        break;
+      } catch (err) {
+        this.skipUnreadable(record, err, true);
+      }
+    }
     // Training continues from the loaded step, so steps may repeat after it.
     if (loaded && !this.catalog.readOnly) this.catalog.tracker = { ...this.catalog.tracker, lastStep: loaded.step };
     return loaded;
@@ -262,57 +363,106 @@ export class ModelCheckpoints {
       lastSaveAgeMs: last === null || records.length === 0 ? null : Date.now() - last,
       ...this.catalog.counters,
       coalesced: this.coalesced,
-      queueDepth: this.pending,
+      dropped: this.dropped,
+      queueDepth: this.waiting.length + this.running.length,
+      stallMs: percentiles(this.stall),
+      persistMs: percentiles(this.persistLatency),
     };
   }
 
-  /** @internal Resolves when every accepted save has settled. */
+  /** @internal Resolves when every accepted save has settled and the evictions they caused are done. */
   async flush(): Promise<void> {
     await this.idle();
+    // The retention pass the last commit scheduled, and the unlinks it started.
+    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all(this.deletes);
     this.historyLog.flush(true);
     if (!this.catalog.readOnly && !this.closed) this.catalog.saveState();
   }
 
   /** @internal The final save of close(), then the catalog is closed. */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     if (this.provider && !this.catalog.readOnly) {
       const step = this.catalog.tracker.lastStep ?? 0;
       try {
         const { metrics, epoch } = this.lastReported;
         const tracker = this.catalog.tracker;
-        this.enqueue(this.stage(this.provider), { tracker, bestBefore: tracker.best, step, epoch, metrics, category: 'final', reasons: ['final'], healthy: true, improved: [] });
+        // Copied even with a store-wide borrow: on a signal the training loop
+        // may still be running and changing them.
+        const placed = this.place(this.specsOf(this.provider), false, 'copy');
+        if (!placed) throw new CheckpointError('E_NOSPACE', 'staging memory is full');
+        this.enqueue(placed, { tracker, bestBefore: tracker.best, step, epoch, metrics, category: 'final', reasons: ['final'], healthy: true, improved: [] });
       } catch (err) {
         this.ctx.logger.error({ model: this.name, err }, 'final save could not start');
       }
     }
     await this.idle();
     this.applyRetention(); // the pass scheduled after the last commit would find the model closed
+    await Promise.all(this.deletes);
     this.closed = true;
     this.historyLog.close();
     this.catalog.close();
   }
 
-  private stage(source: TensorSource, meta?: Record<string, unknown>): Staged {
+  private specsOf(source: TensorSource, meta?: Record<string, unknown>): TensorSpec[] {
     if (meta !== undefined) checkMeta(meta);
-    return this.ctx.staging.stage(normalizeTensors(typeof source === 'function' ? source() : source));
+    return normalizeTensors(typeof source === 'function' ? source() : source);
+  }
+
+  private modeOf(snapshot: unknown): SnapshotMode {
+    if (snapshot === undefined) return this.ctx.pipeline.snapshot;
+    if (snapshot !== 'copy' && snapshot !== 'borrow') throw badInput(`Expected 'copy' or 'borrow' for snapshot but received ${JSON.stringify(snapshot)}`);
+    return snapshot;
   }
 
   /**
-   * Starts a save at once when none is in flight; otherwise it waits behind
-   * the running one (commits stay in seq order). When the disk is slower than
-   * the saves, the last waiting save is replaced by the newer one (reasons
-   * merged), so memory stays at two waiting copies at most and the replaced ticket
-   * resolves to the newer checkpoint. A waiting improvement is never replaced
-   * by a save that is not one: the best state must reach the disk, and so
-   * must the interval saves (at most N steps lost), so such a save queues
-   * behind it and later ones merge into that.
+   * Where a new save's tensors go. While a save waits for a worker, the
+   * newer one takes its place (coalesce: reasons merged, memory stays at one
+   * waiting copy), except that a waiting improvement is never replaced by a
+   * save that is not one: the best state must reach the disk, and so must
+   * the interval saves, so such a save queues behind it. With 'skip' (or
+   * `exclusive`, a blocking save()) nothing merges. Null when there is no
+   * room: backpressure drops the save, or a blocking save() waits.
    */
-  private enqueue(staged: Staged, job: SaveJob): Ticket {
+  private place(specs: TensorSpec[], isBest: boolean, mode: SnapshotMode, exclusive = false): Placement | null {
+    const started = performance.now();
+    if (mode === 'copy') this.ctx.staging.checkFits(this.name, specs);
     const last = this.waiting.at(-1);
-    if (last && (last.job.category !== 'best' || job.category === 'best')) {
-      last.staged.release();
-      last.staged = staged;
+    const { backpressure } = this.ctx.pipeline;
+    let placed: Placement | null;
+    if (last && (exclusive || backpressure === 'skip')) placed = null;
+    else if (last && (last.job.category !== 'best' || isBest)) {
+      const staged = this.stageSpecs(specs, mode, last.staged);
+      placed = staged && { staged, into: last };
+    } else {
+      const staged = this.stageSpecs(specs, mode);
+      placed = staged && { staged };
+    }
+    if (placed) this.stall.record(Math.max(1, Math.round((performance.now() - started) * 1e6)));
+    return placed;
+  }
+
+  /** Copies (or borrows) the tensors; `replacing` is released once the new copy is made. */
+  private stageSpecs(specs: TensorSpec[], mode: SnapshotMode, replacing?: Staged): Staged | null {
+    if (mode === 'copy') return this.ctx.staging.stage(this.name, specs, replacing);
+    replacing?.release();
+    return borrow(specs);
+  }
+
+  private drop(step: number): void {
+    this.dropped++;
+    this.ctx.logger.warn({ model: this.name, step, backpressure: this.ctx.pipeline.backpressure }, 'save dropped: the disk is behind and staging memory is full');
+    this.ctx.emit('skipped', { model: this.name, step, reason: 'backpressure' });
+  }
+
+  private enqueue(placed: Placement, job: SaveJob): Ticket {
+    const borrowedHash = placed.staged.slab === null && this.ctx.pipeline.checkBorrowed ? hashTensors(placed.staged.tensors) : undefined;
+    if (placed.into) {
+      const last = placed.into;
+      last.staged = placed.staged;
+      last.borrowedHash = borrowedHash;
       last.job = mergeJobs(last.job, job);
       this.coalesced++;
       this.ctx.logger.debug({ model: this.name, seq: last.seq, step: job.step }, 'coalesced with the waiting save');
@@ -323,75 +473,110 @@ export class ModelCheckpoints {
     // A caller that ignores `durable` must not crash on an unhandled rejection:
     // the failure is already logged and emitted.
     durable.catch(() => undefined);
-    const entry: Waiting = { seq: this.catalog.allocateSeq(), staged, job, durable, settle };
+    const entry: Waiting = { seq: this.catalog.allocateSeq(), staged: placed.staged, job, durable, settle, borrowedHash };
     this.waiting.push(entry);
-    this.pending++;
-    if (!this.inFlight) this.startNext();
+    this.startMore();
     return { saved: true, reasons: job.reasons, category: job.category, seq: entry.seq, durable };
   }
 
-  private startNext(): void {
-    const next = this.waiting.shift();
-    if (!next) {
-      this.inFlight = null;
-      return;
+  /** Starts waiting saves while a worker of the store could take them. */
+  private startMore(): void {
+    while (this.waiting.length > 0 && this.running.length < this.ctx.pipeline.workers) {
+      const entry: Running = { ...this.waiting.shift()!, started: performance.now(), outcome: null };
+      this.running.push(entry);
+      this.write(entry).then(
+        (index) => (entry.outcome = { index }),
+        (error) => (entry.outcome = { error }),
+      ).finally(() => void this.commitInOrder());
     }
-    this.inFlight = this.persist(next.seq, next.staged, next.job)
-      .then(next.settle.resolve, next.settle.reject)
-      .finally(() => {
-        next.staged.release();
-        this.pending--;
-        this.startNext();
-      });
+  }
+
+  /**
+   * Commits (or fails) finished saves from the oldest on, one at a time: a
+   * later seq never commits before an earlier one.
+   */
+  private async commitInOrder(): Promise<void> {
+    if (this.committing) return;
+    this.committing = true;
+    while (this.running[0]?.outcome) {
+      const entry = this.running[0];
+      const outcome = entry.outcome!;
+      try {
+        if ('error' in outcome) throw outcome.error;
+        entry.settle.resolve(await this.commit(entry, outcome.index));
+      } catch (err) {
+        this.giveBackBest(entry.job);
+        this.onSaveFailed(entry.seq, entry.job.step, err);
+        entry.settle.reject(err);
+      } finally {
+        this.running.shift();
+        entry.staged.release();
+      }
+      this.startMore();
+      for (const wake of this.progressWaiters.splice(0)) wake();
+    }
+    this.committing = false;
+    if (!this.busy()) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private busy(): boolean {
+    return this.waiting.length > 0 || this.running.length > 0;
   }
 
   /** Resolves when no save is running or waiting. */
-  private async idle(): Promise<void> {
-    while (this.inFlight) await this.inFlight;
+  private idle(): Promise<void> {
+    return this.busy() ? new Promise((resolve) => this.idleWaiters.push(resolve)) : Promise.resolve();
   }
 
-  private async persist(
-    seq: number,
-    staged: Staged,
-    job: SaveJob,
-  ): Promise<CheckpointInfo> {
-    const started = performance.now();
-    const file = checkpointFileName(seq, job.step);
+  /** Writes the checkpoint file (not yet durable); on a full disk, evicts and retries once. */
+  private async write(entry: Running): Promise<CheckpointIndex> {
+    const { seq, staged, job } = entry;
+    const path = join(this.dir, checkpointFileName(seq, job.step));
     const fields = { model: this.name, seq, step: job.step, epoch: job.epoch, metrics: job.metrics, meta: job.meta, category: job.category, reasons: job.reasons };
-    const tensors = staged.tensors.map((t) => [t.name, t] as [string, TensorLike]);
-    const write = () => writeCheckpoint(join(this.dir, file), tensors, fields, this.settings.compression);
+    const options = this.settings.compression;
+    const once = () => staged.slab
+      ? this.ctx.workers.run<CheckpointIndex>({ kind: 'persist', path, slab: staged.slab.buffer, tensors: staged.slab.layout, fields, options })
+      // Borrowed arrays are not shared memory a worker could see: the addon
+      // writes them from a libuv thread, reading them in place.
+      : writeCheckpoint(path, staged.tensors.map((t) => [t.name, t] as [string, TensorLike]), fields, options);
+    let index: CheckpointIndex;
     try {
-      let index;
-      try {
-        index = await write();
-      } catch (err) {
-        if ((err as CheckpointError).code !== 'E_NOSPACE' || !this.freeSpace(staged.rawBytes)) throw err;
-        this.ctx.logger.warn({ model: this.name, seq }, 'disk full: evicted checkpoints, retrying the save once');
-        index = await write();
-      }
-      const record: CheckpointRecord = {
-        seq, step: job.step, epoch: job.epoch, time: Date.now(), created: index.info.created, category: job.category,
-        reasons: job.reasons, metrics: job.metrics, bytes: index.info.bytes, rawBytes: index.info.rawBytes, file, pinned: false, healthy: job.healthy,
-      };
-      this.catalog.counters.saves++;
-      this.catalog.commit(record, job.tracker);
-      // Written, not fsync'd: history may lose its last second in a crash,
-      // the checkpoint may not, and an fsync here would cost every save.
-      this.historyLog.flush(false);
-      const info = this.info(record);
-      const durationMs = performance.now() - started;
-      this.ctx.logger.info({ model: this.name, seq, step: job.step, reasons: job.reasons, metrics: job.metrics, bytes: record.bytes, durationMs }, 'saved');
-      this.consecutiveFailures = 0;
-      this.alerted = false;
-      this.ctx.emit('saved', { model: this.name, info, durationMs });
-      if (job.category === 'best') this.ctx.emit('improved', { model: this.name, info, improved: job.improved });
-      setImmediate(() => this.applyRetention());
-      return info;
+      index = await once();
     } catch (err) {
-      this.giveBackBest(job);
-      this.onSaveFailed(seq, job.step, err);
-      throw err;
+      if ((err as CheckpointError).code !== 'E_NOSPACE' || !(await this.freeSpace(staged.rawBytes))) throw err;
+      this.ctx.logger.warn({ model: this.name, seq }, 'disk full: evicted checkpoints, retrying the save once');
+      index = await once();
     }
+    if (entry.borrowedHash !== undefined && hashTensors(staged.tensors) !== entry.borrowedHash) {
+      callNative(() => native.removeFile(path));
+      throw badInput(`model "${this.name}": borrowed tensors of the save at step ${job.step} changed before it was durable`);
+    }
+    return index;
+  }
+
+  /** Makes a written checkpoint durable: its journal record, then the events. */
+  private async commit(entry: Running, index: CheckpointIndex): Promise<CheckpointInfo> {
+    const { seq, job } = entry;
+    const record: CheckpointRecord = {
+      seq, step: job.step, epoch: job.epoch, time: Date.now(), created: index.info.created, category: job.category,
+      reasons: job.reasons, metrics: job.metrics, bytes: index.info.bytes, rawBytes: index.info.rawBytes,
+      file: checkpointFileName(seq, job.step), pinned: false, healthy: job.healthy,
+    };
+    this.catalog.counters.saves++;
+    await this.catalog.commit(record, job.tracker);
+    // Written, not fsync'd: history may lose its last second in a crash,
+    // the checkpoint may not, and an fsync here would cost every save.
+    this.historyLog.flush(false);
+    const info = this.info(record);
+    const durationMs = performance.now() - entry.started;
+    this.persistLatency.record(Math.max(1, Math.round(durationMs * 1e6)));
+    this.ctx.logger.info({ model: this.name, seq, step: job.step, reasons: job.reasons, metrics: job.metrics, bytes: record.bytes, durationMs }, 'saved');
+    this.consecutiveFailures = 0;
+    this.alerted = false;
+    this.ctx.emit('saved', { model: this.name, info, durationMs });
+    if (job.category === 'best') this.ctx.emit('improved', { model: this.name, info, improved: job.improved });
+    setImmediate(() => this.applyRetention());
+    return info;
   }
 
   /**
@@ -420,12 +605,12 @@ export class ModelCheckpoints {
     }
   }
 
-  /** Evicts for a save of `bytes` that hit ENOSPC; true if anything was freed. */
-  private freeSpace(bytes: number): boolean {
+  /** Evicts for a save of `bytes` that hit ENOSPC; true once something was freed. */
+  private async freeSpace(bytes: number): Promise<boolean> {
     const records = this.catalog.list();
     const onDisk = records.reduce((sum, r) => sum + r.bytes, 0);
     const plan = planRetention(records, { ...this.settings.retention, quotaBytes: onDisk }, bytes);
-    this.evict(plan.evict.map((e) => ({ record: e.record, reason: `disk full (${e.reason})` })));
+    await Promise.all(this.evict(plan.evict.map((e) => ({ record: e.record, reason: `disk full (${e.reason})` }))));
     return plan.evict.length > 0;
   }
 
@@ -442,18 +627,22 @@ export class ModelCheckpoints {
     }
   }
 
-  private evict(victims: Array<{ record: CheckpointRecord; reason: string }>): void {
-    for (const { record, reason } of victims) {
+  /**
+   * Journals each eviction (so a crash finishes it at the next open), then
+   * unlinks the file on a worker: no save waits for an unlink.
+   */
+  private evict(victims: Array<{ record: CheckpointRecord; reason: string }>): Array<Promise<void>> {
+    return victims.map(({ record, reason }) => {
       this.catalog.evict(record, reason);
-      try {
-        this.catalog.deleteEvicted(record.file);
-      } catch (err) {
-        // The journal says "evicted": the next open finishes the unlink.
-        this.ctx.logger.warn({ model: this.name, seq: record.seq, err }, 'eviction: unlink failed, retried at next open');
-      }
       this.ctx.logger.info({ model: this.name, seq: record.seq, file: record.file, bytes: record.bytes, reason }, 'evicted');
       this.ctx.emit('evicted', { model: this.name, seq: record.seq, file: record.file, bytes: record.bytes, reason });
-    }
+      const unlink = this.ctx.workers.run({ kind: 'remove', path: this.catalog.path(record) }).then(
+        () => this.catalog.deleted(record.file),
+        (err) => this.ctx.logger.warn({ model: this.name, seq: record.seq, err }, 'eviction: unlink failed, retried at next open'),
+      );
+      this.deletes.add(unlink);
+      return unlink.finally(() => this.deletes.delete(unlink));
+    });
   }
 
   private bestFirst(): CheckpointRecord[] {
@@ -467,19 +656,35 @@ export class ModelCheckpoints {
     return all.sort((a, b) => value(a) - value(b) || b.seq - a.seq);
   }
 
-  private async loadFirstValid(candidates: CheckpointRecord[], options: ReadOptions, fallBack: boolean): Promise<LoadedCheckpoint | null> {
-    for (const record of candidates) {
-      try {
-        const loaded = await readCheckpoint(this.catalog.path(record), options);
-        return { ...loaded, info: this.info(record) };
-      } catch (err) {
-        const code = (err as CheckpointError).code;
-        if (code !== 'E_CORRUPT' && code !== 'E_NOT_FOUND' && code !== 'E_VERSION') throw err;
-        this.onUnreadable(record, err as CheckpointError);
-        if (!fallBack) throw err;
-      }
-    }
-    return null;
+  /** What load(which) tries, in order. */
+  private candidates(which: 'best' | 'latest' | number): CheckpointRecord[] {
+    this.checkOpen();
+    this.catalog.refresh();
+    if (which === 'latest') return [...this.catalog.list()].reverse();
+    if (which === 'best') return this.bestFirst();
+    if (!Number.isSafeInteger(which)) throw badInput(`Expected 'best', 'latest' or a seq number for load() but received ${JSON.stringify(which)}`);
+    const record = this.catalog.get(which);
+    if (!record) throw new CheckpointError('E_NOT_FOUND', `model "${this.name}" has no checkpoint ${which}`);
+    return [record];
+  }
+
+  private nothingToLoad(which: 'best' | 'latest' | number): CheckpointError {
+    return new CheckpointError('E_NOT_FOUND', `model "${this.name}" has no ${typeof which === 'number' ? `checkpoint ${which}` : 'checkpoint'} to load`);
+  }
+
+  private read(record: CheckpointRecord, options: ReadOptions): Promise<LoadedCheckpoint> {
+    const path = this.catalog.path(record);
+    if (options.into !== undefined) return readCheckpoint(path, options);
+    const { verify } = checkReadOptions(options);
+    return this.ctx.workers.run<LoadedCheckpoint>({ kind: 'load', path, verify });
+  }
+
+  /** Rethrows what is not an unreadable file; quarantines an unreadable one and rethrows unless falling back. */
+  private skipUnreadable(record: CheckpointRecord, err: unknown, fallBack: boolean): void {
+    const code = (err as CheckpointError).code;
+    if (code !== 'E_CORRUPT' && code !== 'E_NOT_FOUND' && code !== 'E_VERSION') throw err;
+    this.onUnreadable(record, err as CheckpointError);
+    if (!fallBack) throw err;
   }
 
   private onUnreadable(record: CheckpointRecord, err: CheckpointError): void {

@@ -70,6 +70,8 @@ export interface NativeJournal {
   /** One frame per call; fsynced when `sync`. A failed append leaves the file as it was. */
   append(record: Uint8Array, sync: boolean): void;
   sync(): void;
+  /** The fsync on a libuv thread; appends may continue meanwhile. */
+  sync(async: true): Promise<void>;
   /** Bytes in the file, this writer's appends included. */
   size(): number;
   /** Idempotent; every other method throws E_CLOSED afterwards. */

@@ -33,10 +33,34 @@ export interface PolicyOptions {
   alertAfter?: number;
 }
 
+export type Backpressure = 'coalesce' | 'skip' | 'block';
+export type SnapshotMode = 'copy' | 'borrow';
+
 export interface StoreOptions extends PolicyOptions {
   logger?: Logger;
   /** Open without the writer lock: list and load only. */
   readOnly?: boolean;
+  /** Worker threads for persists, loads and deletes; default max(1, cores - 1). */
+  workers?: number;
+  /** Staging memory for copied tensors; default 2 × each model's largest checkpoint, at least 64 MiB. */
+  staging?: { maxBytes?: number };
+  /** When saves come faster than the disk takes them (docs/POLICIES.md). */
+  backpressure?: Backpressure;
+  /** 'borrow' skips the copy: the arrays must not change until `durable` resolves. */
+  snapshot?: SnapshotMode;
+  /** Hash borrowed arrays before and after their write; a change fails the save. */
+  checkBorrowed?: boolean;
+  /** Run close() on SIGINT and SIGTERM, then let the signal take its course (default true). */
+  handleSignals?: boolean;
+}
+
+export interface PipelineSettings {
+  workers: number;
+  stagingMaxBytes: number | null;
+  backpressure: Backpressure;
+  snapshot: SnapshotMode;
+  checkBorrowed: boolean;
+  handleSignals: boolean;
 }
 
 export interface ModelSettings {
@@ -88,7 +112,8 @@ function boolean(name: string, value: unknown, fallback: boolean): boolean {
 }
 
 const POLICY_KEYS = ['preset', 'monitor', 'improvement', 'every', 'always', 'keep', 'quotaBytes', 'compression', 'degradation', 'alertAfter'];
-const STORE_KEYS = [...POLICY_KEYS, 'logger', 'readOnly'];
+const PIPELINE_KEYS = ['workers', 'staging', 'backpressure', 'snapshot', 'checkBorrowed', 'handleSignals'];
+const STORE_KEYS = [...POLICY_KEYS, ...PIPELINE_KEYS, 'logger', 'readOnly'];
 
 
 /** Checks store-level options (open()); throws E_BAD_INPUT naming the option. */
@@ -101,9 +126,28 @@ export function checkStoreOptions(options: unknown): StoreOptions {
       if (typeof logger[level] !== 'function') throw badInput(`Expected function for logger.${level} but received ${describe(logger[level])}`);
   }
   boolean('readOnly', o.readOnly, false);
-  const { logger: _logger, readOnly: _readOnly, ...policy } = o;
-  resolveSettings(policy as PolicyOptions); // validates the policy part
+  resolvePipeline(o as StoreOptions, 1);
+  resolveSettings(policyPart(o as StoreOptions)); // validates the policy part
   return o as StoreOptions;
+}
+
+/** The policy and retention options of store options: every model's defaults. */
+export function policyPart(o: StoreOptions): PolicyOptions {
+  return Object.fromEntries(Object.entries(o).filter(([key]) => POLICY_KEYS.includes(key)));
+}
+
+/** The save pipeline's settings from (checked) store options. */
+export function resolvePipeline(o: StoreOptions, defaultWorkers: number): PipelineSettings {
+  const staging = expectObject('staging', o.staging);
+  checkKeys('staging', staging, ['maxBytes']);
+  return {
+    workers: number('workers', o.workers, defaultWorkers, 1, 64, true),
+    stagingMaxBytes: staging?.maxBytes === undefined ? null : number('staging.maxBytes', staging.maxBytes, 0, 1, Infinity, true),
+    backpressure: oneOf('backpressure', o.backpressure, ['coalesce', 'skip', 'block'] as const, 'coalesce'),
+    snapshot: oneOf('snapshot', o.snapshot, ['copy', 'borrow'] as const, 'copy'),
+    checkBorrowed: boolean('checkBorrowed', o.checkBorrowed, false),
+    handleSignals: boolean('handleSignals', o.handleSignals, true),
+  };
 }
 
 /** Resolves policy options: per-model overrides over (already checked) store defaults over the preset. */

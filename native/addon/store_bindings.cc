@@ -1,7 +1,8 @@
 // N-API bindings of the per-model store primitives (DESIGN.md §4, §5): the
 // journal, atomic replacement, removal, .tmp cleanup, directory sync and the
-// model LOCK. All synchronous: each is a few system calls, made on the
-// calling thread (the manager at open, or a Piscina worker).
+// model LOCK. Synchronous (a few system calls each, made on the calling
+// thread), except the journal's sync(true): a commit's fsync runs on a
+// libuv thread so that the trainer's event loop never waits on the disk.
 #include <napi.h>
 
 #include <memory>
@@ -39,7 +40,7 @@ class JournalWrap : public Napi::ObjectWrap<JournalWrap> {
   static Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path = get_path(info[0], "path");
-    auto writer = core(env, [&] { return std::make_unique<JournalWriter>(path); });
+    auto writer = core(env, [&] { return std::make_shared<JournalWriter>(path); });
     Napi::Object obj = addon_data(env).journal.New({});
     JournalWrap* self = Unwrap(obj);
     self->writer_ = std::move(writer);
@@ -63,10 +64,17 @@ class JournalWrap : public Napi::ObjectWrap<JournalWrap> {
     return env.Undefined();
   }
 
+  // sync(async?: boolean): with async, a Promise settled from a libuv
+  // thread. The writer is shared with that thread, so a close() meanwhile
+  // only drops this object's reference: the fd stays open until the fsync
+  // returns. Appends may go on during the fsync (one fd, no shared state).
   Napi::Value Sync(const Napi::CallbackInfo& info) {
-    JournalWriter& w = writer(info.Env());
-    core(info.Env(), [&] { w.sync(); });
-    return info.Env().Undefined();
+    Napi::Env env = info.Env();
+    writer(env);
+    std::shared_ptr<JournalWriter> w = writer_;
+    return run<bool>(
+        env, info[0].ToBoolean(), [w] { return w->sync(), true; },
+        [](Napi::Env e, bool&) -> Napi::Value { return e.Undefined(); });
   }
 
   Napi::Value Size(const Napi::CallbackInfo& info) {
@@ -80,7 +88,7 @@ class JournalWrap : public Napi::ObjectWrap<JournalWrap> {
     return info.Env().Undefined();
   }
 
-  std::unique_ptr<JournalWriter> writer_;
+  std::shared_ptr<JournalWriter> writer_;
   std::string path_;
 };
 

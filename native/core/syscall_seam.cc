@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace tk::sys {
@@ -41,11 +43,10 @@ SeamState& state() {
   return *s;
 }
 
-// True (with errno set) when the plan says this call fails; may not return
-// at all when the plan says the process dies here.
-bool intercept(Op op, const char* path, int fd, const char* path2, uint64_t off, uint64_t len) {
-  SeamState& s = state();
-  if (!s.armed.load(std::memory_order_relaxed)) return false;
+// Under the lock: counts the call, records it, says whether it fails and
+// how long to sleep first; may not return when the plan says the process dies.
+bool check_plan(SeamState& s, Op op, const char* path, int fd, const char* path2, uint64_t off, uint64_t len,
+                uint64_t* sleep_us) {
   std::lock_guard<std::mutex> lock(s.mu);
   const FaultPlan& p = s.plan;
   if (p.has_op && p.op != op) {
@@ -53,6 +54,10 @@ bool intercept(Op op, const char* path, int fd, const char* path2, uint64_t off,
     return false;
   }
   uint64_t n = ++s.calls;
+  // splitmix64 of the call number: reproducible jitter without shared RNG state.
+  uint64_t z = (n + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 31)) * 0x94D049BB133111EBull;
+  *sleep_us = p.jitter && p.delay_us != 0 ? (z ^ (z >> 29)) % (p.delay_us + 1) : p.delay_us;
   if (p.crash_at != 0 && n == p.crash_at) {
     ::kill(::getpid(), SIGKILL);
     ::pause();
@@ -63,6 +68,20 @@ bool intercept(Op op, const char* path, int fd, const char* path2, uint64_t off,
     return true;
   }
   return false;
+}
+
+// True (with errno set) when the plan says this call fails; may not return
+// at all when the plan says the process dies here.
+bool intercept(Op op, const char* path, int fd, const char* path2, uint64_t off, uint64_t len) {
+  SeamState& s = state();
+  if (!s.armed.load(std::memory_order_relaxed)) return false;
+  uint64_t sleep_us = 0;
+  bool failed = check_plan(s, op, path, fd, path2, off, len, &sleep_us);
+  int saved_errno = errno;
+  // Outside the lock: a slow call must not hold up the other threads' calls.
+  if (sleep_us != 0) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+  errno = saved_errno;
+  return failed;
 }
 
 void remember_fd(int fd, const char* path) {
@@ -142,16 +161,18 @@ bool parse_fault_plan(const std::string& spec, FaultPlan* plan, std::string* err
       p.sticky = true;
     } else if (key == "trace") {
       p.trace = true;
+    } else if (key == "jitter") {
+      p.jitter = true;
     } else if (key == "op") {
       if (!op_from_name(value, &p.op)) return *error = "unknown op '" + value + "'", false;
       p.has_op = true;
-    } else if (key == "fail_at" || key == "crash_at") {
+    } else if (key == "fail_at" || key == "crash_at" || key == "delay_us") {
       errno = 0;
       uint64_t v = std::strtoull(value.c_str(), &num_end, 10);
       // strtoull accepts "-1" (wrapping it) and clamps overflow: refuse both.
       if (value.empty() || value[0] == '-' || *num_end != '\0' || errno == ERANGE)
         return *error = key + " needs a number (0 or more), got '" + value + "'", false;
-      (key == "fail_at" ? p.fail_at : p.crash_at) = v;
+      (key == "fail_at" ? p.fail_at : key == "crash_at" ? p.crash_at : p.delay_us) = v;
     } else if (key == "errno") {
       bool found = false;
       for (const auto& e : kErrnos)

@@ -30,6 +30,11 @@ struct FaultPlan {
   uint64_t crash_at = 0;
   // Record every call (op, path) for the power-loss model.
   bool trace = false;
+  // Sleep before every counted call: a slow disk. With jitter, the k-th call
+  // sleeps a pseudo-random 0..delay_us (a function of k), so concurrent
+  // writers finish out of order, reproducibly.
+  uint64_t delay_us = 0;
+  bool jitter = false;
 };
 
 struct TraceEntry {
@@ -43,7 +48,8 @@ void set_fault_plan(const FaultPlan& plan);  // also resets the call counter
 void clear_fault_plan();
 uint64_t call_count();                     // counted calls since the plan was set
 std::vector<TraceEntry> take_trace();      // returns and clears the trace
-// Reads TENSORKEEP_FAULTS (e.g. "crash_at=12", "op=fsync,fail_at=1,errno=ENOSPC,sticky")
+// Reads TENSORKEEP_FAULTS (e.g. "crash_at=12", "op=fsync,fail_at=1,errno=ENOSPC,sticky",
+// "op=pwrite,delay_us=2000,jitter")
 // once at load, so a child process can be crashed without code changes.
 // Returns false and sets *error for a malformed plan string.
 bool parse_fault_plan(const std::string& spec, FaultPlan* plan, std::string* error);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -194,6 +195,7 @@ static void test_fault_plan_grammar() {
   CHECK(sys::parse_fault_plan("fail_at=3", &p, &err) && p.fail_at == 3 && p.fail_errno == EIO);  // EIO by default
   CHECK(sys::parse_fault_plan("trace,,op=ftruncate,", &p, &err) && p.trace && p.op == sys::Op::Ftruncate);
   CHECK(sys::parse_fault_plan("", &p, &err) && !p.has_op && p.fail_at == 0 && p.crash_at == 0 && !p.sticky);
+  CHECK(sys::parse_fault_plan("op=pwrite,delay_us=2000,jitter", &p, &err) && p.delay_us == 2000 && p.jitter && p.fail_at == 0);
   for (const char* e : {"EIO", "ENOSPC", "EDQUOT", "EACCES", "EROFS", "EINTR"})
     CHECK(sys::parse_fault_plan(std::string("fail_at=1,errno=") + e, &p, &err) && p.fail_errno != 0);
   for (sys::Op op : {sys::Op::Open, sys::Op::Close, sys::Op::Pwrite, sys::Op::Pread, sys::Op::Fsync, sys::Op::Rename,
@@ -210,6 +212,7 @@ static void test_fault_plan_grammar() {
       {"crash_at", "crash_at needs a number (0 or more), got ''"},
       {"fail_at=-1", "fail_at needs a number (0 or more), got '-1'"},
       {"crash_at=99999999999999999999", "crash_at needs a number (0 or more), got '99999999999999999999'"},
+      {"delay_us=fast", "delay_us needs a number (0 or more), got 'fast'"},
       {"errno=EFOO", "unknown errno 'EFOO'"},
       {"fail_at=1,errno=enospc", "unknown errno 'enospc'"},
       {"foo=1", "unknown fault plan key 'foo'"},
@@ -225,6 +228,23 @@ static void test_fault_plan_grammar() {
     else
       ++tkt::g_passed;
   }
+}
+
+// A delayed plan slows the counted calls (and only those) without failing them.
+static void test_delay() {
+  tkt::TempDir dir;
+  sys::FaultPlan plan;
+  std::string err;
+  CHECK(sys::parse_fault_plan("op=fsync,delay_us=20000", &plan, &err));
+  sys::set_fault_plan(plan);
+  auto started = std::chrono::steady_clock::now();
+  write_small(dir / "slow.tkpt");
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  uint64_t fsyncs = sys::call_count();
+  sys::clear_fault_plan();
+  CHECK(fsyncs >= 2);  // the file and its directory
+  CHECK(elapsed >= std::chrono::microseconds(20000 * fsyncs));
+  CHECK(readable_and_complete(dir / "slow.tkpt"));
 }
 
 static void test_errors_and_paths() {
@@ -263,5 +283,5 @@ static void test_errors_and_paths() {
 
 int main() {
   return tkt::run("file_io_test", {test_fault_at_every_call, test_fault_while_encoding_in_parallel, test_atomic_file, test_file_lock, test_fault_plan_grammar,
-                                   test_errors_and_paths});
+                                   test_delay, test_errors_and_paths});
 }
