@@ -118,6 +118,7 @@ export class ModelCheckpoints {
   private consecutiveFailures = 0;
   private alerted = false;
   private provider: (() => TensorInput) | null = null;
+  private metaProvider: (() => Record<string, unknown>) | null = null;
   /** The last report's metrics and epoch: the final save describes the state it saves. */
   private lastReported: { metrics: Metrics; epoch: number } = { metrics: {}, epoch: 0 };
   private closed = false;
@@ -186,10 +187,12 @@ export class ModelCheckpoints {
     return (await ticket.durable)!;
   }
 
-  /** Registers the tensors a final save on close() takes. */
-  attach(provider: () => TensorInput): void {
+  /** Registers the tensors (and the meta) a final save on close() takes. */
+  attach(provider: () => TensorInput, meta?: () => Record<string, unknown>): void {
     if (typeof provider !== 'function') throw badInput('Expected a function returning the tensors for attach()');
+    if (meta !== undefined && typeof meta !== 'function') throw badInput('Expected a function returning the meta for attach()');
     this.provider = provider;
+    this.metaProvider = meta ?? null;
   }
 
   list(): CheckpointInfo[] {
@@ -281,7 +284,8 @@ export class ModelCheckpoints {
       try {
         const { metrics, epoch } = this.lastReported;
         const tracker = this.catalog.tracker;
-        this.enqueue(this.stage(this.provider), { tracker, bestBefore: tracker.best, step, epoch, metrics, category: 'final', reasons: ['final'], healthy: true, improved: [] });
+        const meta = this.metaProvider?.();
+        this.enqueue(this.stage(this.provider, meta), { tracker, bestBefore: tracker.best, step, epoch, metrics, meta, category: 'final', reasons: ['final'], healthy: true, improved: [] });
       } catch (err) {
         this.ctx.logger.error({ model: this.name, err }, 'final save could not start');
       }
