@@ -64,7 +64,7 @@ describe.each(CASES)('tfjsHandler round trip: $name model', (c) => {
     const saved = ckpts.latest()!;
     expect(saved).toMatchObject({ step: 24, epoch: 3, category: 'manual', metrics: { loss: 0.5 } });
     const optimizerState = await optimizerValues(model);
-    const file = await ckpts.load(saved.seq);
+    const file = await ckpts.load(saved.seq!);
     // Every weight and every optimizer variable is its own named tensor.
     expect(Object.keys(file.tensors)).toEqual([...model.weights.map((w) => w.originalName), ...optimizerState.map(([n]) => n)]);
 
