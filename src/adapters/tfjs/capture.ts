@@ -42,7 +42,7 @@ function topologyOf(model: LayersModel): {} {
 }
 
 /** The arrays of a tfjs tensor: CPU tensors are never written after creation, so no copy is taken here. */
-function variableSource(name: string, variable: TfTensor, group: WeightSpec['group']): Source {
+function tensorSource(name: string, variable: TfTensor, group: WeightSpec['group']): Source {
   const spec: WeightSpec = { name, shape: [...variable.shape], dtype: variable.dtype as WeightSpec['dtype'], group };
   storedType(spec); // refuse string / complex weights now, not at the first save
   return { spec, read: () => variable.dataSync() as Tensor['data'] };
@@ -61,10 +61,10 @@ async function optimizerSources(optimizer: Optimizer): Promise<Source[]> {
     throw new CheckpointError('E_BAD_INPUT', `The ${optimizer.getClassName()} optimizer cannot export its state (${(cause as Error).message}); pass includeOptimizer: false`, { cause });
   }
   return weights.map(({ name, tensor }) => {
-    if (tensor instanceof Variable) return variableSource(name, tensor, 'optimizer');
+    if (tensor instanceof Variable) return tensorSource(name, tensor, 'optimizer');
     // A temporary (the iteration count): read it now and let it go.
     const values = tensor.dataSync().slice() as Tensor['data'];
-    const source = variableSource(name, tensor, 'optimizer');
+    const source = tensorSource(name, tensor, 'optimizer');
     tensor.dispose();
     return { spec: source.spec, read: () => values };
   });
@@ -77,7 +77,7 @@ async function optimizerSources(optimizer: Optimizer): Promise<Source[]> {
  */
 export async function captureModel(model: LayersModel, options: CaptureOptions = {}): Promise<CapturedModel> {
   const { includeOptimizer = true, state } = options;
-  const sources = model.weights.map((w) => variableSource(w.originalName, w.read(), undefined));
+  const sources = model.weights.map((w) => tensorSource(w.originalName, w.read(), undefined));
   const optimizer = includeOptimizer ? model.optimizer : null;
   let hidden: Array<[string, Variable]> = [];
   if (optimizer) {
@@ -86,6 +86,8 @@ export async function captureModel(model: LayersModel, options: CaptureOptions =
   }
   const tfjs: TfjsMeta = {
     weightSpecs: sources.map((s) => s.spec), modelTopology: topologyOf(model), format: 'layers-model',
+    // As model.save() does with includeOptimizer: tf.loadLayersModel then compiles the model and restores the optimizer.
+    ...(optimizer ? { trainingConfig: (model as unknown as { getTrainingConfig(): io.TrainingConfig }).getTrainingConfig() } : {}),
     ...(hidden.length ? { optimizerState: hidden.map(([key]) => `optimizer/${key}`) } : {}),
   };
   return {
