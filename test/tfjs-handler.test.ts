@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open, type CheckpointManager } from '../src/index.js';
 import { captureModel, checkpointCallback, registerTensorkeepRouter, restoreModel, tfjsHandler } from '../src/adapters/tfjs/index.js';
-import { expectRejectsCode, sameBytes, tempDir } from './helpers.js';
+import { expectRejectsCode, expectThrowsCode, sameBytes, tempDir } from './helpers.js';
 import { functionalModel, sequentialModel, useCpu } from './tfjs-models.js';
 
 const dir = tempDir();
@@ -163,6 +163,13 @@ describe('checkpointCallback', () => {
     const latest = ckpts.latest()!;
     expect(latest).toMatchObject({ step: 7, epoch: 1 });
     expect(Object.keys(latest.metrics).sort()).toEqual(['acc', 'loss']);
+  });
+
+  it('refuses bad options where they enter', () => {
+    const ckpts = store.model('callback-policy');
+    expectThrowsCode(() => checkpointCallback(ckpts, { every: 'step' as never }), 'E_BAD_INPUT', 'every');
+    expectThrowsCode(() => checkpointCallback(ckpts, { initialStep: -5 }), 'E_BAD_INPUT', 'initialStep but received -5');
+    expectThrowsCode(() => checkpointCallback(ckpts, { state: { rng: 1 } as never }), 'E_BAD_INPUT', 'state');
   });
 
   it('saves the weights, optimizer and trainer state as they were at the step', async () => {

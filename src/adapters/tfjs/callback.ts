@@ -1,7 +1,7 @@
 // A model.fit / fitDataset callback that reports the logs to a ModelCheckpoints
 // and lets the store's policy decide when to save.
 import { Callback } from '@tensorflow/tfjs-layers';
-import type { Metrics, ModelCheckpoints, Ticket } from '../../index.js';
+import { CheckpointError, type Metrics, type ModelCheckpoints, type Ticket } from '../../index.js';
 import { borrowed } from './borrow.js';
 import { captureModel } from './capture.js';
 
@@ -37,7 +37,14 @@ export class CheckpointCallback extends Callback {
 
   constructor(private readonly ckpts: ModelCheckpoints, private readonly options: CallbackOptions = {}) {
     super();
-    this.step = options.initialStep ?? ckpts.latest()?.step ?? 0;
+    const { every, initialStep, state } = options;
+    if (every !== undefined && every !== 'batch' && every !== 'epoch')
+      throw new CheckpointError('E_BAD_INPUT', `Expected 'batch' or 'epoch' for every but received ${JSON.stringify(every)}`);
+    if (initialStep !== undefined && !(Number.isSafeInteger(initialStep) && initialStep >= 0))
+      throw new CheckpointError('E_BAD_INPUT', `Expected non-negative integer for initialStep but received ${String(initialStep)}`);
+    if (state !== undefined && typeof state !== 'function')
+      throw new CheckpointError('E_BAD_INPUT', 'Expected a function returning the trainer state for state');
+    this.step = initialStep ?? ckpts.latest()?.step ?? 0;
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {
