@@ -169,6 +169,7 @@ export class ModelCheckpoints {
   private consecutiveFailures = 0;
   private alerted = false;
   private provider: (() => TensorInput) | null = null;
+  private metaProvider: (() => Record<string, unknown>) | null = null;
   /** The last report's metrics and epoch: the final save describes the state it saves. */
   private lastReported: { metrics: Metrics; epoch: number } = { metrics: {}, epoch: 0 };
   private closed = false;
@@ -268,10 +269,12 @@ export class ModelCheckpoints {
     return (await ticket.durable)!;
   }
 
-  /** Registers the tensors a final save on close() takes. */
-  attach(provider: () => TensorInput): void {
+  /** Registers the tensors (and the meta) a final save on close() takes. */
+  attach(provider: () => TensorInput, meta?: () => Record<string, unknown>): void {
     if (typeof provider !== 'function') throw badInput('Expected a function returning the tensors for attach()');
+    if (meta !== undefined && typeof meta !== 'function') throw badInput('Expected a function returning the meta for attach()');
     this.provider = provider;
+    this.metaProvider = meta ?? null;
   }
 
   list(): CheckpointInfo[] {
@@ -389,11 +392,12 @@ export class ModelCheckpoints {
       try {
         const { metrics, epoch } = this.lastReported;
         const tracker = this.catalog.tracker;
+        const meta = this.metaProvider?.();
         // Copied even with a store-wide borrow: on a signal the training loop
         // may still be running and changing them.
-        const placed = this.place(this.specsOf(this.provider), false, 'copy');
+        const placed = this.place(this.specsOf(this.provider, meta), false, 'copy');
         if (!placed) throw new CheckpointError('E_NOSPACE', 'staging memory is full');
-        this.enqueue(placed, { tracker, bestBefore: tracker.best, step, epoch, metrics, category: 'final', reasons: ['final'], healthy: true, improved: [] });
+        this.enqueue(placed, { tracker, bestBefore: tracker.best, step, epoch, metrics, meta, category: 'final', reasons: ['final'], healthy: true, improved: [] });
       } catch (err) {
         this.ctx.logger.error({ model: this.name, err }, 'final save could not start');
       }

@@ -928,6 +928,19 @@ describe('close()', () => {
     expectTensors(resumed, last);
   });
 
+  it('the final save carries the meta that attach() provides, as of close()', async () => {
+    const { store, dir } = await fresh({ every: { steps: null } });
+    const m = store.model('m');
+    let cursor = 0;
+    expectThrowsCode(() => m.attach(() => tensorsFor(1), { cursor } as never), 'E_BAD_INPUT', 'meta');
+    m.attach(() => tensorsFor(1), () => ({ cursor }));
+    m.report({ step: 3 });
+    cursor = 42;
+    await store.close();
+    const resumed = await (await reopen(dir)).model('m').resume();
+    expect(resumed).toMatchObject({ step: 3, meta: { cursor: 42 }, info: { category: 'final' } });
+  });
+
   it('waits for saves in flight and releases the lock for the next opener', async () => {
     const { store, dir } = await fresh({ always: true });
     const m = store.model('m');
