@@ -509,6 +509,9 @@ export class ModelCheckpoints {
         if ('error' in outcome) throw outcome.error;
         entry.settle.resolve(await this.commit(entry, outcome.index));
       } catch (err) {
+        // Written but not committed (the journal append failed, e.g. a full
+        // disk): the file goes, or the next open would adopt it.
+        if ('index' in outcome) this.removeUncommitted(entry);
         this.giveBackBest(entry.job);
         this.onSaveFailed(entry.seq, entry.job.step, err);
         entry.settle.reject(err);
@@ -556,6 +559,18 @@ export class ModelCheckpoints {
       throw badInput(`model "${this.name}": borrowed tensors of the save at step ${job.step} changed before it was durable`);
     }
     return index;
+  }
+
+  private removeUncommitted(entry: Running): void {
+    void this.unlinkOnWorker(join(this.dir, checkpointFileName(entry.seq, entry.job.step)), () => undefined, (err) =>
+      this.ctx.logger.warn({ model: this.name, seq: entry.seq, err }, 'could not remove an uncommitted checkpoint; the next open adopts it'));
+  }
+
+  /** Unlinks on a worker; close() and flush() wait for it. */
+  private unlinkOnWorker(path: string, done: () => void, failed: (err: unknown) => void): Promise<void> {
+    const unlink = this.ctx.workers.run({ kind: 'remove', path }).then(done, failed);
+    this.deletes.add(unlink);
+    return unlink.finally(() => this.deletes.delete(unlink));
   }
 
   /** Makes a written checkpoint durable: its journal record, then the events. */
@@ -640,12 +655,8 @@ export class ModelCheckpoints {
       this.catalog.evict(record, reason);
       this.ctx.logger.info({ model: this.name, seq: record.seq, file: record.file, bytes: record.bytes, reason }, 'evicted');
       this.ctx.emit('evicted', { model: this.name, seq: record.seq, file: record.file, bytes: record.bytes, reason });
-      const unlink = this.ctx.workers.run({ kind: 'remove', path: this.catalog.path(record) }).then(
-        () => this.catalog.deleted(record.file),
-        (err) => this.ctx.logger.warn({ model: this.name, seq: record.seq, err }, 'eviction: unlink failed, retried at next open'),
-      );
-      this.deletes.add(unlink);
-      return unlink.finally(() => this.deletes.delete(unlink));
+      return this.unlinkOnWorker(this.catalog.path(record), () => this.catalog.deleted(record.file), (err) =>
+        this.ctx.logger.warn({ model: this.name, seq: record.seq, err }, 'eviction: unlink failed, retried at next open'));
     });
   }
 
