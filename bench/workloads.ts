@@ -12,10 +12,10 @@ export interface Workload {
   bytes: number;
 }
 
-type Rand = () => number;
+export type Rand = () => number;
 
 /** sfc32: fast, 32-bit state words, good enough statistics for test data. Uniform in [0, 1). */
-function sfc32(seed: number): Rand {
+export function sfc32(seed: number): Rand {
   let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
   const next = () => {
     const t = (((a + b) | 0) + d) | 0;
@@ -37,7 +37,7 @@ function seedOf(name: string, seed: number): number {
   return h >>> 0;
 }
 
-interface Draw {
+export interface Draw {
   std: number;
   mean?: number;
   /** Fraction of elements drawn `tailScale` times wider: the heavy tails of trained weights. */
@@ -48,7 +48,7 @@ interface Draw {
 }
 
 /** Normal draws by Marsaglia's polar method (Box-Muller without the trigonometry). */
-function fill(out: Float32Array, rand: Rand, { std, mean = 0, tailFraction = 0.01, tailScale = 10, square = false }: Draw): void {
+export function fillNormal(out: Float32Array, rand: Rand, { std, mean = 0, tailFraction = 0.01, tailScale = 10, square = false }: Draw): void {
   const n = out.length;
   const wide = std * tailScale;
   for (let i = 0; i < n; i += 2) {
@@ -80,7 +80,7 @@ function build(name: string, specs: Array<[string, number[], Draw]>, seed: numbe
   for (const [tensorName, fullShape, draw] of specs) {
     const shape = scaled(fullShape, scale);
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    fill(data, sfc32(seedOf(tensorName, seed)), draw);
+    fillNormal(data, sfc32(seedOf(tensorName, seed)), draw);
     tensors.push([tensorName, { dtype: 'float32', shape, data }]);
     elements += data.length;
   }
