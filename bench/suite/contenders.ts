@@ -56,6 +56,12 @@ const offsetsOf = (tensors: Array<[string, Tensor]>) => {
 };
 const rawBytesOf = (tensors: Array<[string, Tensor]>) => tensors.reduce((sum, [, t]) => sum + t.data.byteLength, 0);
 
+/** What a writer without fsync leaves dirty, flushed outside its timing. */
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
 // ---- snapshot: 'borrow' -------------------------------------------------------
 // The store-level option of issue 4 (the caller keeps its arrays unchanged
 // until `durable`). A build without it rejects the option in open(), and the
@@ -123,11 +129,6 @@ const naiveJson: Contender = {
     };
   },
 };
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
 
 /**
  * tfjs-node's file handler: the weights concatenated into one new buffer on

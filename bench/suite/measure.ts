@@ -72,11 +72,12 @@ export async function measure(contender: Contender, setting: Setting, options: M
   const baseRssBytes = process.memoryUsage.rss();
   const monitor = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   let step = 0;
-  // The warm-up, outside the figures: pages faulted, code compiled, the load's file in the page cache.
+  // The warm-up, outside the figures: pages faulted, code compiled. A slow
+  // contender skips the load's: a few ms of first-load effects are lost in seconds.
   const warm = await timedSave(session, ++step, monitor);
   session.afterSave?.();
-  await session.load?.();
   const slow = warm.doneMs > SLOW_SAVE_MS;
+  if (!slow) await session.load?.();
   const bench = new Bench({ time: slow ? 0 : options.time, iterations: slow ? 1 : options.iterations, warmup: false, throws: true });
   // Running sums, not arrays: a memcpy of 40 KB runs a million times in the time budget.
   const sums = { stallMs: 0, saves: 0, loopP99Ms: 0, loops: 0, loopMaxMs: 0 };

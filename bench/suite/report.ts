@@ -8,7 +8,7 @@ import { figuresOf, type Row, type SetResult, type SuiteResult } from './results
 
 const MB = 1e6;
 
-/** Three significant digits, at most three decimals. */
+/** As many decimals as the noise allows: none from 100 up, three below 1. */
 export function num(x: number): string {
   const abs = Math.abs(x);
   const decimals = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
@@ -26,6 +26,10 @@ interface Column {
   baseline?: (row: Row) => boolean;
   /** The machine's limit for this figure in this set, when it has one. */
   limit?: (set: SetResult, f: Figures) => number | null | undefined;
+  /** After the value, e.g. a footnote mark. */
+  mark?: (row: Row) => string;
+  /** In place of a value the row does not have. */
+  missing?: (row: Row) => string;
 }
 
 const COLUMNS: Column[] = [
@@ -37,6 +41,7 @@ const COLUMNS: Column[] = [
     title: 'done ms', value: (f) => f.durableMs, show: num,
     baseline: (row) => row.durable,
     limit: (set) => figuresOf(set, 'raw-bytes')?.durableMs,
+    mark: (row) => (row.durable ? '' : ' †'),
   },
   {
     title: 'on disk MB', value: (f) => f.diskBytes, show: (v) => num(v / MB),
@@ -53,6 +58,7 @@ const COLUMNS: Column[] = [
   },
   {
     title: 'loop delay p99 / max ms', value: (f) => f.loopMaxMs, show: (v, f) => `${num(f.loopP99Ms!)} / ${num(v)}`,
+    missing: (row) => (row.writes ? 'all in the stall' : ''),
   },
 ];
 
@@ -67,11 +73,10 @@ function bestBaseline(set: SetResult, column: Column): number | null {
 function cell(set: SetResult, row: Row, column: Column, best: number | null): string {
   const f = row.figures!;
   const value = column.value(f);
-  if (value === null) return column.title.startsWith('loop') && row.writes ? 'all in the stall' : '';
-  const limit = column.limit?.(set, f);
-  const shown = `${column.show(value, f)}${column.title === 'done ms' && !row.durable ? ' †' : ''}`;
+  if (value === null) return column.missing?.(row) ?? '';
+  const shown = `${column.show(value, f)}${column.mark?.(row) ?? ''}`;
   if (row.kind === 'limit') return shown;
-  return `${shown} (${ratio(value, best)}, ${ratio(value, limit)})`;
+  return `${shown} (${ratio(value, best)}, ${ratio(value, column.limit?.(set, f))})`;
 }
 
 /** The error's first clause, for a table cell; the results file keeps all of it. */
@@ -90,6 +95,7 @@ export const SET_LEGEND = [
   'Each cell: the figure (÷ the best baseline\'s, ÷ the machine limit\'s); below 1× is better for every figure.',
   'Limits: stall ÷ memcpy on 1 thread; done ÷ write + fsync of the raw bytes; on disk ÷ raw bytes; load ÷ page-cache read of the raw bytes;',
   'peak RSS ÷ the process before its first save (tensors, load targets and the contender set up). † written, not durable (no fsync).',
+  'Load: into the trainer\'s existing arrays from the page cache; only tensorkeep\'s checks checksums (xxh3 of every chunk).',
   'Loop delay: event-loop delay between the save call\'s return and the save being done; "all in the stall" for synchronous saves.',
 ].join('\n');
 
@@ -97,16 +103,19 @@ interface Goal { figure: string; value: string; reference: string; goal: string;
 
 const met = (ok: boolean) => (ok ? 'yes' : 'NO');
 
-/** Issue 4's goals, from the largest set that ran (stall, loop, durable), the smallest (small saves) and the pipeline child. */
+/** Issue 4's goals, from the largest fp32 set that ran (stall, loop, durable), dqn-100k (small saves) and the pipeline child. */
 export function goals(result: SuiteResult): Goal[] {
   const fp32 = result.sets.filter((s) => s.variant === 'fp32');
-  const [largest, smallest] = [fp32[0], fp32.at(-1)];
+  const largest = fp32.reduce<SetResult | undefined>((a, s) => (a && a.rawBytes >= s.rawBytes ? a : s), undefined);
+  const smallest = fp32.find((s) => s.workload === 'dqn-100k');
   const out: Goal[] = [];
   const tk = figuresOf(largest, DEFAULT_TK);
   const memcpy1 = figuresOf(largest, 'memcpy-1');
   if (largest && tk && memcpy1) {
     const r = tk.stallMs / memcpy1.stallMs;
-    out.push({ figure: `stall of report() saving ${largest.name}, copy`, value: `${num(tk.stallMs)} ms`, reference: `${r.toFixed(2)}× memcpy on 1 thread`, goal: '≤ 0.7× (both cores)', met: met(r <= 0.7) });
+    // The snapshot copies on both cores from 8 MiB up (native/core/snapshot.h), on one below.
+    const [bound, how] = largest.rawBytes >= 8 * 2 ** 20 ? [0.7, 'both cores'] : [1.1, 'one thread'];
+    out.push({ figure: `stall of report() saving ${largest.name}, copy`, value: `${num(tk.stallMs)} ms`, reference: `${r.toFixed(2)}× memcpy on 1 thread`, goal: `≤ ${bound}× (${how})`, met: met(r <= bound) });
     if (tk.loopMaxMs !== null)
       out.push({ figure: `event-loop delay while ${largest.name} persists, p99 / max`, value: `${num(tk.loopP99Ms!)} / ${num(tk.loopMaxMs)} ms`, reference: '', goal: 'max < 20 ms', met: met(tk.loopMaxMs < 20) });
     const disk = figuresOf(largest, 'raw-bytes');
