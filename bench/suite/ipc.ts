@@ -29,13 +29,15 @@ export function runChild<F>(file: string, job: unknown): Promise<Outcome<F>> {
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
-      stderr = (stderr + chunk.toString()).slice(-2000);
+      stderr = (stderr + chunk.toString()).slice(-8000);
     });
     child.on('message', (message) => (outcome = message as Outcome<F>));
     child.on('error', (err) => resolve({ error: describe(err) }));
     child.on('exit', (code, signal) => {
-      const lastLine = stderr.trim().split('\n').filter(Boolean).at(-1) ?? '';
-      resolve(outcome ?? { error: `child died (${signal ?? `exit code ${code}`})${lastLine ? `: ${lastLine}` : ''}` });
+      // V8 prints its reason ("FATAL ERROR: Reached heap limit ...") before a native stack.
+      const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+      const reason = lines.findLast((l) => /^(FATAL ERROR|\w*Error)\b/.test(l)) ?? lines.at(-1);
+      resolve(outcome ?? { error: `${reason ? `${reason} ` : ''}(child died: ${signal ?? `exit code ${code}`})` });
     });
   });
 }
