@@ -1,17 +1,18 @@
 // Format benchmark: snapshot, durable write and verified read of one
 // checkpoint's bytes, each against the machine's own limit measured in the
 // same run on the same bytes. Run: npm run bench:format [-- --scale 0.05]
-import {
-  closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, writeFileSync, writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { markdownTable } from 'markdown-table';
 import { Bench } from 'tinybench';
 import { readCheckpointSync, writeCheckpointSync, type Codec } from '../src/index.js';
 import { native } from '../src/native.js';
 import type { Tensor } from '../src/tensors.js';
+import { pageAligned, readFully, syncDir, toBuffer, writeAllSync } from './lib/io.js';
+import { describeMachine, loadAverage, printMachine } from './lib/machine.js';
 import { roundToBf16, transformerAdam, type Workload } from './workloads.js';
 
 const { values: args } = parseArgs({
@@ -77,12 +78,6 @@ async function compare(title: string, rawBytes: number, iterations: number, case
   return { title, rows };
 }
 
-function table(headers: string[], body: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  return [line(headers), `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '-' : ':')).join('|')}|`, ...body.map(line)].join('\n');
-}
-
 function formatPhases(phases: Phase[]): string {
   const headers = ['task', 'mean ms', '± %', 'GB/s', 'on disk MB', 'fewer bytes', 'vs baseline', 'goal', 'met?'];
   const body = phases.flatMap(({ title, rows }) => [
@@ -93,67 +88,10 @@ function formatPhases(phases: Phase[]): string {
       `${r.ratio.toFixed(2)}×`, r.goal, r.met,
     ]),
   ]);
-  return table(headers, body);
+  return markdownTable([headers, ...body], { align: ['l', ...headers.slice(1).map(() => 'r')] });
 }
-
-// ---- the machine ------------------------------------------------------------
-
-function filesystemOf(path: string): string {
-  const real = realpathSync(path);
-  let best = { mount: '', line: 'unknown' };
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [device, mount, type] = line.split(' ');
-    if (mount && (real === mount || real.startsWith(mount.endsWith('/') ? mount : `${mount}/`)) && mount.length >= best.mount.length)
-      best = { mount, line: `${type} (${device} on ${mount})` };
-  }
-  return best.line;
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1].trim();
-  } catch { /* not Linux */ }
-  return os.cpus()[0]?.model ?? 'unknown';
-}
-
-const machine = {
-  cpu: cpuModel(),
-  cores: os.availableParallelism(),
-  memoryGB: Math.round(os.totalmem() / 2 ** 30),
-  filesystem: filesystemOf(dir),
-  kernel: `${os.type()} ${os.release()}`,
-  node: process.version,
-  loadAverageAtStart: os.loadavg().map((x) => +x.toFixed(2)),
-};
 
 // ---- the phases ---------------------------------------------------------------
-
-const toBuffer = (v: ArrayBufferView) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-/**
- * A page-aligned, pre-faulted buffer (WebAssembly memory is page-aligned). A
- * large malloc'd buffer starts 16 bytes past a page, and copying a page-aligned
- * source (a file's page cache) into it runs 2-3x slower on this machine (4K
- * aliasing: destination 16 bytes ahead of the source modulo 4096). The machine
- * limits are measured with this buffer so they are the best case, not an accident.
- */
-function pageAligned(bytes: number): Buffer {
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
-  return Buffer.from(memory.buffer, 0, bytes).fill(1);
-}
-
-function syncDir(): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
-
-function writeAll(path: string, data: Buffer): void {
-  const fd = openSync(path, 'w');
-  try {
-    for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally { closeSync(fd); }
-}
 
 let fileNo = 0;
 /** A case writing a fresh file per iteration; deleting it (and committing the delete) stays outside the timing. */
@@ -162,7 +100,7 @@ function writeCase(name: string, write: (path: string) => number, goals?: Goal[]
   return {
     name, goals, bytes: () => bytes,
     fn: () => { path = join(dir, `w${++fileNo}.tkpt`); bytes = write(path); },
-    afterEach: () => { rmSync(path, { force: true }); syncDir(); },
+    afterEach: () => { rmSync(path, { force: true }); syncDir(dir); },
   };
 }
 
@@ -199,7 +137,7 @@ async function runSet(w: Workload, staging: Buffer, into: Array<[string, Tensor]
 
   const checkpoint = (codec: Codec) => (path: string) => writeCheckpointSync(path, w.tensors, { step: 1 }, { codec, level: 1 }).info.bytes;
   const write = await compare('b. durable write (fsync, rename, fsync dir)', w.bytes, ITERATIONS.write, [
-    writeCase('write + fsync of the raw bytes (machine limit)', (path) => (writeAll(path, raw), raw.length)),
+    writeCase('write + fsync of the raw bytes (machine limit)', (path) => writeAllSync(path, [raw])),
     writeCase('writeCheckpointSync raw', checkpoint('raw')),
     writeCase('writeCheckpointSync zstd -1 (reference)', checkpoint('zstd')),
     writeCase('writeCheckpointSync shuffle+zstd -1', checkpoint('shuffle+zstd'), [faster(1), fewerBytes(bytesGoal)]),
@@ -222,7 +160,7 @@ async function runSet(w: Workload, staging: Buffer, into: Array<[string, Tensor]
       name: 'readSync, 1 thread, into a reused Buffer (machine limit)',
       fn: () => {
         const fd = openSync(files.bytes, 'r');
-        try { for (let off = 0; off < raw.length;) off += readSync(fd, raw, off, raw.length - off, off); } finally { closeSync(fd); }
+        try { readFully(fd, raw, 0); } finally { closeSync(fd); }
       },
     },
     { name: 'fs.readFileSync, fresh Buffer (reference)', fn: () => void readFileSync(files.bytes) },
@@ -230,7 +168,7 @@ async function runSet(w: Workload, staging: Buffer, into: Array<[string, Tensor]
     { name: 'readCheckpointSync shuffle+zstd, verify', fn: readInto(files.shuffle), goals: [atLeastGBps(3)] },
   ]);
   Object.values(files).forEach((f) => rmSync(f));
-  syncDir();
+  syncDir(dir);
   return [snapshot, write, read];
 }
 
@@ -238,11 +176,10 @@ async function runSet(w: Workload, staging: Buffer, into: Array<[string, Tensor]
 
 const started = new Date();
 const command = `npm run bench:format${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+const machine = describeMachine(dir);
 console.log(`tensorkeep format benchmark — ${started.toISOString()}`);
-console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GiB, ${machine.kernel}; node ${machine.node}`);
-console.log(`bench dir: ${dir} — ${machine.filesystem}`);
+printMachine(machine, dir);
 console.log(`command: ${command} (--time ${time} ms per task; at least ${JSON.stringify(ITERATIONS)} iterations + 1 warm-up)`);
-console.log(`load average at start: ${machine.loadAverageAtStart.join(' ')}`);
 
 const results: Array<{ workload: string; tensors: number; rawBytes: number; phases: Phase[] }> = [];
 try {
@@ -264,7 +201,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
+const loadAverageAtEnd = loadAverage();
 console.log(`\nload average at end: ${loadAverageAtEnd.join(' ')} (1, 5, 15 min; ${machine.cores} cores)`);
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
 mkdirSync(resultsDir, { recursive: true });

@@ -167,7 +167,10 @@ for (let round = 0; round <= ROUNDS; round++) {
     for (const v of variants) v.saves.length = v.checkpointMs.length = v.cpuMs.length = 0;
     continue;
   }
-  for (const task of bench.tasks) samples.get(variants.find((v) => v.name === task.name)!)!.push(task.result.latency.mean);
+  for (const task of bench.tasks) {
+    if (task.result.state !== 'completed') throw new Error(`${task.name}: ${task.result.state}`);
+    samples.get(variants.find((v) => v.name === task.name)!)!.push(task.result.latency.mean);
+  }
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -12,10 +12,10 @@ export interface Workload {
   bytes: number;
 }
 
-type Rand = () => number;
+export type Rand = () => number;
 
 /** sfc32: fast, 32-bit state words, good enough statistics for test data. Uniform in [0, 1). */
-function sfc32(seed: number): Rand {
+export function sfc32(seed: number): Rand {
   let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
   const next = () => {
     const t = (((a + b) | 0) + d) | 0;
@@ -37,7 +37,7 @@ function seedOf(name: string, seed: number): number {
   return h >>> 0;
 }
 
-interface Draw {
+export interface Draw {
   std: number;
   mean?: number;
   /** Fraction of elements drawn `tailScale` times wider: the heavy tails of trained weights. */
@@ -48,7 +48,7 @@ interface Draw {
 }
 
 /** Normal draws by Marsaglia's polar method (Box-Muller without the trigonometry). */
-function fill(out: Float32Array, rand: Rand, { std, mean = 0, tailFraction = 0.01, tailScale = 10, square = false }: Draw): void {
+export function fillNormal(out: Float32Array, rand: Rand, { std, mean = 0, tailFraction = 0.01, tailScale = 10, square = false }: Draw): void {
   const n = out.length;
   const wide = std * tailScale;
   for (let i = 0; i < n; i += 2) {
@@ -80,11 +80,11 @@ function build(name: string, specs: Array<[string, number[], Draw]>, seed: numbe
   for (const [tensorName, fullShape, draw] of specs) {
     const shape = scaled(fullShape, scale);
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    fill(data, sfc32(seedOf(tensorName, seed)), draw);
+    fillNormal(data, sfc32(seedOf(tensorName, seed)), draw);
     tensors.push([tensorName, { dtype: 'float32', shape, data }]);
     elements += data.length;
   }
-  return { name, tensors, elements, bytes: elements * 4 };
+  return { name: scale === 1 ? name : `${name} x${scale}`, tensors, elements, bytes: elements * 4 };
 }
 
 /** GPT-like dimensions: 45.8 M parameters at scale 1. */
@@ -126,8 +126,54 @@ export function transformerAdam(scale = 1, seed = 1): Workload {
     ...params.map(([n, shape]): [string, number[], Draw] => [`adam/m/${n}`, shape, { std: 1e-4 }]),
     ...params.map(([n, shape]): [string, number[], Draw] => [`adam/v/${n}`, shape, { std: 3e-4, square: true }]),
   ];
-  return build(`transformer-adam${scale === 1 ? '' : ` x${scale}`}`, specs, seed, scale);
+  return build('transformer-46m+adam', specs, seed, scale);
 }
+
+/**
+ * A CNN with ResNet-18's conv and dense kernels (conv1 7x7, four stages of
+ * two basic blocks, 1x1 downsampling, a 1000-way classifier) and batch-norm
+ * gains, biases and running statistics: 11.7 M fp32 values, 46.8 MB at scale 1.
+ */
+export function cnn12m(scale = 1, seed = 1): Workload {
+  const kernel: Draw = { std: 0.02 };
+  const specs: Array<[string, number[], Draw]> = [];
+  const conv = (name: string, out: number, inC: number, k: number) => {
+    specs.push(
+      [`${name}/w`, [out, inC, k, k], kernel],
+      [`${name}/bn/g`, [out], { std: 0.05, mean: 1 }], [`${name}/bn/b`, [out], { std: 0.01 }],
+      [`${name}/bn/mean`, [out], { std: 0.05 }], [`${name}/bn/var`, [out], { std: 0.1, mean: 1 }],
+    );
+  };
+  conv('conv1', 64, 3, 7);
+  let channels = 64;
+  for (const [stage, width] of [64, 128, 256, 512].entries()) {
+    for (let block = 0; block < 2; block++) {
+      const name = `layer${stage + 1}.${block}`;
+      conv(`${name}/conv1`, width, block === 0 ? channels : width, 3);
+      conv(`${name}/conv2`, width, width, 3);
+      if (block === 0 && width !== channels) conv(`${name}/downsample`, width, channels, 1);
+    }
+    channels = width;
+  }
+  specs.push(['fc/w', [1000, 512], kernel], ['fc/b', [1000], { std: 0.01 }]);
+  return build('cnn-12m', specs, seed, scale);
+}
+
+/** A DQN's online network (128 inputs, two hidden layers of 256, 18 actions): 103 k fp32 values, 414 KB at scale 1. */
+export function dqn100k(scale = 1, seed = 1): Workload {
+  const layers: Array<[string, number, number]> = [['fc1', 256, 128], ['fc2', 256, 256], ['q', 18, 256]];
+  return build('dqn-100k', layers.flatMap(([name, out, inputs]): Array<[string, number[], Draw]> => [
+    [`${name}/w`, [out, inputs], { std: 0.02 }], [`${name}/b`, [out], { std: 0.01 }],
+  ]), seed, scale);
+}
+
+/** The benchmark workloads by name, largest first. */
+export const WORKLOADS = {
+  'transformer-46m+adam': transformerAdam,
+  'cnn-12m': cnn12m,
+  'dqn-100k': dqn100k,
+} as const satisfies Record<string, (scale?: number, seed?: number) => Workload>;
+export type WorkloadName = keyof typeof WORKLOADS;
 
 /**
  * The same tensors with every fp32 value rounded to bfloat16 precision
@@ -146,5 +192,5 @@ export function roundToBf16(workload: Workload): Workload {
     }
     return [name, { ...t, shape: [...t.shape], data: new Float32Array(out.buffer) }];
   });
-  return { ...workload, name: `${workload.name} bf16-rounded`, tensors };
+  return { ...workload, name: `${workload.name} bf16`, tensors };
 }

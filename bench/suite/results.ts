@@ -1,0 +1,56 @@
+// The shape of a suite run as written to bench/results/<date>.json, and the
+// look-ups the report and the comparison share.
+import type { Machine } from '../lib/machine.js';
+import type { WorkloadName } from '../workloads.js';
+import type { Contender } from './contenders.js';
+import type { Figures } from './measure.js';
+import type { PipelineFigures } from './pipeline.js';
+
+/** A contender's description and what it measured, or why it could not. */
+export interface Row extends Omit<Contender, 'start'> {
+  figures?: Figures;
+  error?: string;
+}
+
+export const VARIANTS = ['fp32', 'bf16'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface SetResult {
+  workload: WorkloadName;
+  variant: Variant;
+  /** The workload's name at its scale, e.g. "cnn-12m x0.1". */
+  name: string;
+  tensors: number;
+  rawBytes: number;
+  rows: Row[];
+}
+
+export interface SuiteOptions {
+  scale: number;
+  /** Minimum measured time per task, ms. */
+  time: number;
+  /** Minimum measured iterations per task, after one warm-up. */
+  iterations: number;
+  workloads: WorkloadName[];
+  /** fp32 as drawn, and/or every value rounded to bf16 precision. */
+  variants: Variant[];
+  /** Training steps per run of the overhead measurement, and rounds of the three ways. */
+  steps: number;
+  rounds: number;
+}
+
+export interface SuiteResult {
+  date: string;
+  command: string;
+  code: string | null;
+  options: SuiteOptions;
+  machine: Machine & { loadAverageAtEnd: number[] };
+  durationS: number;
+  sets: SetResult[];
+  pipeline: { figures?: PipelineFigures; error?: string };
+}
+
+export const setKey = (s: SetResult) => `${s.workload} ${s.variant}`;
+
+/** The figures of a contender in a set, if it ran there and finished. */
+export const figuresOf = (set: SetResult | undefined, id: string): Figures | undefined => set?.rows.find((r) => r.id === id)?.figures;
