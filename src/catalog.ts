@@ -137,30 +137,41 @@ export class Catalog {
   /**
    * Makes a written checkpoint durable: once this resolves it is in the
    * catalog for good. The record is appended here and fsync'd off the
-   * calling thread; list() shows it only after the fsync. A failed fsync may
-   * have lost the record's pages (and with them any frame after it), so the
-   * catalog is compacted: the journal restarts from a state known on disk.
+   * calling thread; list() shows it only after the fsync.
    * `tracker` is the tracker as of the report that made this save, not the
    * live one: a later report's improvement whose save is still queued must
    * not become durable with this commit.
    */
   async commit(record: CheckpointRecord, tracker: TrackerState): Promise<void> {
     this.append({ t: 'commit', record: stored(record), tracker, counters: this.counters }, false);
+    await this.durable();
+    this.put(record.seq, record);
+    this.nextSeq = Math.max(this.nextSeq, record.seq + 1);
+  }
+
+  /**
+   * Journals an eviction (not yet fsync'd: durable() does that for a batch)
+   * and drops the record from the catalog. Its file may be unlinked once
+   * durable() resolves: a crash before the unlink is finished at the next open.
+   */
+  evict(record: CheckpointRecord, reason: string): void {
+    this.append({ t: 'evict', seq: record.seq, file: record.file, reason }, false);
+    this.remove(record.seq);
+    this.pendingDeletes.add(record.file);
+  }
+
+  /**
+   * Makes every record appended so far durable, off the calling thread. A
+   * failed fsync may have lost those records' pages, so the catalog is
+   * compacted: the journal restarts from the state in memory.
+   */
+  async durable(): Promise<void> {
     try {
       await this.journal!.syncAsync();
     } catch (err) {
       this.compact();
       throw err;
     }
-    this.put(record.seq, record);
-    this.nextSeq = Math.max(this.nextSeq, record.seq + 1);
-  }
-
-  /** Journals the eviction first: a crash before the unlink is finished at the next open. */
-  evict(record: CheckpointRecord, reason: string): void {
-    this.append({ t: 'evict', seq: record.seq, file: record.file, reason });
-    this.remove(record.seq);
-    this.pendingDeletes.add(record.file);
   }
 
   /** Records that an evicted checkpoint's file is gone (unlinked by a worker). */

@@ -378,7 +378,7 @@ export class ModelCheckpoints {
     await this.idle();
     // The retention pass the last commit scheduled, and the unlinks it started.
     await new Promise((resolve) => setImmediate(resolve));
-    await Promise.all(this.deletes);
+    await this.deletesDone();
     this.historyLog.flush(true);
     if (!this.catalog.readOnly && !this.closed) this.catalog.saveState();
   }
@@ -404,7 +404,7 @@ export class ModelCheckpoints {
     }
     await this.idle();
     this.applyRetention(); // the pass scheduled after the last commit would find the model closed
-    await Promise.all(this.deletes);
+    await this.deletesDone();
     this.closed = true;
     this.historyLog.close();
     this.catalog.close();
@@ -566,6 +566,11 @@ export class ModelCheckpoints {
       this.ctx.logger.warn({ model: this.name, seq: entry.seq, err }, 'could not remove an uncommitted checkpoint; the next open adopts it'));
   }
 
+  /** Resolves when no eviction or unlink is in progress (one may start another). */
+  private async deletesDone(): Promise<void> {
+    while (this.deletes.size > 0) await Promise.all(this.deletes);
+  }
+
   /** Unlinks on a worker; close() and flush() wait for it. */
   private unlinkOnWorker(path: string, done: () => void, failed: (err: unknown) => void): Promise<void> {
     const unlink = this.ctx.workers.run({ kind: 'remove', path }).then(done, failed);
@@ -651,13 +656,21 @@ export class ModelCheckpoints {
    * unlinks the file on a worker: no save waits for an unlink.
    */
   private evict(victims: Array<{ record: CheckpointRecord; reason: string }>): Array<Promise<void>> {
-    return victims.map(({ record, reason }) => {
+    if (victims.length === 0) return [];
+    for (const { record, reason } of victims) {
       this.catalog.evict(record, reason);
       this.ctx.logger.info({ model: this.name, seq: record.seq, file: record.file, bytes: record.bytes, reason }, 'evicted');
       this.ctx.emit('evicted', { model: this.name, seq: record.seq, file: record.file, bytes: record.bytes, reason });
-      return this.unlinkOnWorker(this.catalog.path(record), () => this.catalog.deleted(record.file), (err) =>
-        this.ctx.logger.warn({ model: this.name, seq: record.seq, err }, 'eviction: unlink failed, retried at next open'));
-    });
+    }
+    // One fsync for the batch, off this thread; no unlink before it.
+    const journaled = this.catalog.durable();
+    const tracked: Promise<void> = journaled.catch(() => undefined).finally(() => this.deletes.delete(tracked));
+    this.deletes.add(tracked);
+    return victims.map(({ record }) => journaled.then(
+      () => this.unlinkOnWorker(this.catalog.path(record), () => this.catalog.deleted(record.file), (err) =>
+        this.ctx.logger.warn({ model: this.name, seq: record.seq, err }, 'eviction: unlink failed, retried at next open')),
+      (err) => this.ctx.logger.error({ model: this.name, seq: record.seq, err }, 'eviction not journaled: the file stays'),
+    ));
   }
 
   private bestFirst(): CheckpointRecord[] {
