@@ -1,0 +1,106 @@
+#include "episode_writer.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+#include "errors.h"
+#include "file_io.h"
+#include "store_ops.h"
+#include "syscall_seam.h"
+
+namespace tk::episodes {
+
+EpisodeWriter::EpisodeWriter(const std::string& segment_path, uint64_t valid_bytes, int level) : encoder_(level) {
+  open_segment(segment_path, valid_bytes);
+}
+
+EpisodeWriter::~EpisodeWriter() { close_fd(); }
+
+void EpisodeWriter::close_fd() {
+  // Nothing unsynced is ever promised, so a failing close changes nothing.
+  if (fd_ >= 0) sys::close(fd_);
+  fd_ = -1;
+}
+
+void EpisodeWriter::open_segment(const std::string& path, uint64_t valid_bytes) {
+  int fd = sys::open(path.c_str(), O_WRONLY);
+  if (fd < 0) throw_sys_error("open", path, errno);
+  uint64_t size = 0;
+  if (sys::fstat_size(fd, &size) != 0) {
+    int err = errno;
+    sys::close(fd);
+    throw_sys_error("fstat", path, err);
+  }
+  if (size != valid_bytes || valid_bytes < kSegmentHeaderBytes) {
+    sys::close(fd);
+    throw Error(ErrorCode::BadInput, path + " holds " + std::to_string(size) + " bytes, the writer was told " +
+                                         std::to_string(valid_bytes) + ": cut the damaged tail first");
+  }
+  close_fd();
+  fd_ = fd;
+  path_ = path;
+  size_ = size;
+  broken_ = false;
+}
+
+void EpisodeWriter::create_segment(const std::string& path, const SegmentHeader& header) {
+  int fd = sys::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw_sys_error("open", path, errno);
+  uint8_t bytes[kSegmentHeaderBytes];
+  encode_segment_header(header, bytes);
+  ssize_t n;
+  do n = sys::pwrite(fd, bytes, sizeof(bytes), 0);
+  while (n < 0 && errno == EINTR);
+  int err = n < 0 ? errno : EIO;
+  // The header is made durable by the fsync of the first batch; a crash
+  // before it leaves a segment without records, which recovery removes.
+  if (sys::close(fd) != 0 && n == ssize_t(sizeof(bytes))) throw_sys_error("close", path, errno);
+  if (n != ssize_t(sizeof(bytes))) throw_sys_error("pwrite", path, err);
+  fsync_dir(dirname_of(path));
+}
+
+void EpisodeWriter::roll(const Roll& roll) {
+  write_file_atomic(roll.index_path, roll.index_bytes.data(), roll.index_bytes.size());
+  create_segment(roll.segment_path, roll.header);
+  open_segment(roll.segment_path, kSegmentHeaderBytes);
+}
+
+std::vector<WrittenRecord> EpisodeWriter::commit(const uint8_t* batch, size_t len, size_t count, Codec codec) {
+  if (fd_ < 0) throw Error(ErrorCode::Io, "episode writer has no open segment");
+  if (broken_)
+    throw Error(ErrorCode::Io, path_ + ": a failed commit could not be cut back; continue in a new segment");
+  std::vector<WrittenRecord> written;
+  written.reserve(count);
+  frames_.clear();
+  size_t at = 0;
+  for (size_t i = 0; i < count; i++) {
+    Record r = parse_record(batch + at, len - at, true, "record " + std::to_string(i) + " of the batch");
+    size_t before = frames_.size();
+    encoder_.encode(r, codec, frames_);
+    written.push_back({size_ + before, frames_.size() - before});
+    at += r.bytes;
+  }
+  if (at != len)
+    throw Error(ErrorCode::BadInput, "batch of " + std::to_string(len) + " bytes holds " + std::to_string(at) +
+                                         " bytes of " + std::to_string(count) + " records");
+  size_t done = 0;
+  while (done < frames_.size()) {
+    ssize_t n = sys::pwrite(fd_, frames_.data() + done, frames_.size() - done, off_t(size_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) roll_back(n < 0 ? errno : EIO, "pwrite");
+    done += size_t(n);
+  }
+  if (sys::fsync(fd_) != 0) roll_back(errno, "fsync");
+  size_ += frames_.size();
+  return written;
+}
+
+void EpisodeWriter::roll_back(int err, const char* call) {
+  // After a failed fsync the kernel may have dropped the dirty pages: cut the
+  // whole batch so a later commit never follows bytes of unknown state.
+  if (sys::ftruncate(fd_, off_t(size_)) != 0) broken_ = true;
+  throw_sys_error(call, path_, err);
+}
+
+}  // namespace tk::episodes
