@@ -12,6 +12,8 @@ import { ModelCheckpoints, checkModelName, type ModelStats } from './model.js';
 import { native, type NativeLock } from './native.js';
 import { checkStoreOptions, resolveSettings, type Logger, type PolicyOptions, type StoreOptions } from './options.js';
 import { StagingPool } from './pipeline.js';
+import type { EpisodeLog, EpisodeLogOptions } from './episodes/index.js';
+import { StoreEpisodes } from './episodes/store.js';
 
 export type StoreEvent = 'saved' | 'skipped' | 'evicted' | 'improved' | 'degraded' | 'error' | 'alert' | 'repaired';
 
@@ -101,6 +103,19 @@ export class CheckpointManager extends EventEmitter {
         lock?.release();
       }
     }
+    await this.episodeLogs?.closeAll(); // episode logs (issue 8)
+  }
+
+  // ---- episode logs (issue 8; src/episodes/, docs/EPISODES.md) ----
+  private episodeLogs: StoreEpisodes | null = null;
+
+  /** The episode log of one stream, under `<root>/.episodes/<stream>/`; opened and recovered on first use. */
+  episodes(stream: string, options: EpisodeLogOptions = {}): EpisodeLog {
+    this.checkOpen();
+    this.episodeLogs ??= new StoreEpisodes(this.dir, {
+      readOnly: this.readOnly, keep: this.defaults.keep?.episodes, logger: this.logger, emit: (event: string, payload: unknown) => this.emitSafely(event, payload),
+    });
+    return this.episodeLogs.open(stream, options);
   }
 
   private logSummary(model: ModelCheckpoints): void {

@@ -52,11 +52,13 @@ void EpisodeWriter::create_segment(const std::string& path, const SegmentHeader&
   ssize_t n;
   do n = sys::pwrite(fd, bytes, sizeof(bytes), 0);
   while (n < 0 && errno == EINTR);
+  const char* failed = n != ssize_t(sizeof(bytes)) ? "pwrite" : nullptr;
   int err = n < 0 ? errno : EIO;
-  // The header is made durable by the fsync of the first batch; a crash
-  // before it leaves a segment without records, which recovery removes.
-  if (sys::close(fd) != 0 && n == ssize_t(sizeof(bytes))) throw_sys_error("close", path, errno);
-  if (n != ssize_t(sizeof(bytes))) throw_sys_error("pwrite", path, err);
+  // A durable header before any record: a segment that a completed roll
+  // created always says which ids it starts at, even if it never gets a record.
+  if (!failed && sys::fsync(fd) != 0) failed = "fsync", err = errno;
+  if (sys::close(fd) != 0 && !failed) failed = "close", err = errno;
+  if (failed) throw_sys_error(failed, path, err);
   fsync_dir(dirname_of(path));
 }
 

@@ -38,8 +38,7 @@ class EpisodeWriter {
   EpisodeWriter& operator=(const EpisodeWriter&) = delete;
 
   // Creates (or replaces: only a failed earlier roll can have left one) a
-  // segment file holding only its header, and fsyncs the directory so the
-  // file survives a power cut once records reach it.
+  // segment file holding only its header, fsyncs it and its directory.
   static void create_segment(const std::string& path, const SegmentHeader& header);
 
   // Writes the active segment's index, then continues in a new segment. On
