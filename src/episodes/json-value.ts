@@ -17,7 +17,7 @@ export function checkJson(value: unknown, path: string, depth = 0, seen = new Se
     if (!Number.isFinite(value)) throw badInput(`${path} is ${value}, which JSON cannot hold (put non-finite numbers in features)`);
     return;
   }
-  if (typeof value !== 'object') throw badInput(`${path} is a ${describe(value)}, which is not JSON`);
+  if (typeof value !== 'object') throw badInput(`${path} holds a value of type ${typeof value}, which is not JSON`);
   if (depth >= MAX_DEPTH) throw badInput(`${path} is nested more than ${MAX_DEPTH} levels deep`);
   if (seen.has(value)) throw badInput(`${path} refers to itself (a cycle is not JSON)`);
   seen.add(value);
