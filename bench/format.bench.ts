@@ -2,7 +2,7 @@
 // checkpoint's bytes, each against the machine's own limit measured in the
 // same run on the same bytes. Run: npm run bench:format [-- --scale 0.05]
 import {
-  closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync, writeFileSync, writeSync,
+  closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync,
 } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import { Bench } from 'tinybench';
 import { readCheckpointSync, writeCheckpointSync, type Codec } from '../src/index.js';
 import { native } from '../src/native.js';
 import type { Tensor } from '../src/tensors.js';
+import { cpuModel, filesystemOf, table } from './report.js';
 import { roundToBf16, transformerAdam, type Workload } from './workloads.js';
 
 const { values: args } = parseArgs({
@@ -77,12 +78,6 @@ async function compare(title: string, rawBytes: number, iterations: number, case
   return { title, rows };
 }
 
-function table(headers: string[], body: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  return [line(headers), `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '-' : ':')).join('|')}|`, ...body.map(line)].join('\n');
-}
-
 function formatPhases(phases: Phase[]): string {
   const headers = ['task', 'mean ms', '± %', 'GB/s', 'on disk MB', 'fewer bytes', 'vs baseline', 'goal', 'met?'];
   const body = phases.flatMap(({ title, rows }) => [
@@ -97,25 +92,6 @@ function formatPhases(phases: Phase[]): string {
 }
 
 // ---- the machine ------------------------------------------------------------
-
-function filesystemOf(path: string): string {
-  const real = realpathSync(path);
-  let best = { mount: '', line: 'unknown' };
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [device, mount, type] = line.split(' ');
-    if (mount && (real === mount || real.startsWith(mount.endsWith('/') ? mount : `${mount}/`)) && mount.length >= best.mount.length)
-      best = { mount, line: `${type} (${device} on ${mount})` };
-  }
-  return best.line;
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1].trim();
-  } catch { /* not Linux */ }
-  return os.cpus()[0]?.model ?? 'unknown';
-}
 
 const machine = {
   cpu: cpuModel(),

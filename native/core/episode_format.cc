@@ -1,5 +1,7 @@
 #include "episode_format.h"
 
+#include <zstd.h>
+
 #include <cstring>
 
 #include "endian.h"
@@ -23,7 +25,7 @@ void put_f64(uint8_t* p, double v) {
 
 constexpr size_t kHeaderHashAt = kSegmentHeaderBytes - 8;
 
-bool codec_from_byte(uint8_t b, Codec* out) {
+bool codec_from_byte(uint8_t b, Codec* out) {  // the byte is the enum value: 0 raw, 1 zstd, 2 shuffle+zstd
   if (b > uint8_t(Codec::ShuffleZstd)) return false;
   *out = Codec(b);
   return true;
@@ -86,94 +88,163 @@ Record parse_record(const uint8_t* data, size_t len, bool raw_form, const std::s
   Record r;
   r.id = get_u64(data);
   r.time = get_f64(data + 8);
-  uint32_t count = get_u32(data + 16);
-  if (get_u32(data + 20) != 0) throw Error(ErrorCode::Version, what + ": unknown record flags " + std::to_string(get_u32(data + 20)));
+  r.head_len = get_u32(data + 16);
+  const uint32_t count = get_u32(data + 20);
+  if (!codec_from_byte(data[24], &r.codec))
+    throw Error(ErrorCode::Version, what + ": unknown codec " + std::to_string(data[24]) + " (written by a newer tensorkeep?)");
+  if ((data[25] | data[26] | data[27]) != 0) throw Error(ErrorCode::Version, what + ": unknown record flags");
+  r.data_len = get_u32(data + 28);
   if (count > kMaxBlocks) throw corrupt("block count " + std::to_string(count) + " over the limit of " + std::to_string(kMaxBlocks));
-  size_t table_end = kRecordHeaderBytes + size_t(count) * kBlockEntryBytes;
-  if (table_end > len) throw corrupt("block table of " + std::to_string(count) + " entries runs past the record");
-  size_t at = table_end;
-  size_t raw_at = table_end;
+  const size_t head_at = kRecordHeaderBytes + size_t(count) * kBlockEntryBytes;
+  if (head_at > len || r.head_len > len - head_at) throw corrupt("block table and head run past the record");
+  r.head = data + head_at;
+  size_t at = head_at + r.head_len;     // where this form's next byte goes
+  size_t raw_at = align8(at);           // the same in raw form
   r.blocks.reserve(count);
   for (uint32_t i = 0; i < count; i++) {
     const uint8_t* e = data + kRecordHeaderBytes + size_t(i) * kBlockEntryBytes;
     Block b;
-    if (!codec_from_byte(e[0], &b.codec))
-      throw Error(ErrorCode::Version, what + ": block " + std::to_string(i) + " has unknown codec " + std::to_string(e[0]));
-    b.elem_size = e[1];
+    b.elem_size = e[0];
     if (b.elem_size != 1 && b.elem_size != 2 && b.elem_size != 4 && b.elem_size != 8)
       throw corrupt("block " + std::to_string(i) + " has element size " + std::to_string(b.elem_size));
-    if ((e[2] | e[3]) != 0) throw corrupt("block " + std::to_string(i) + " has non-zero reserved bytes");
+    if ((e[1] | e[2] | e[3]) != 0) throw corrupt("block " + std::to_string(i) + " has non-zero reserved bytes");
     b.raw_len = get_u32(e + 4);
-    b.stored_len = get_u32(e + 8);
-    bool compressed = b.codec != Codec::Raw;
-    if (raw_form ? (compressed || b.stored_len != b.raw_len)
-                 : (compressed ? (b.stored_len == 0 || b.stored_len >= b.raw_len) : b.stored_len != b.raw_len))
-      throw corrupt("block " + std::to_string(i) + ": " + codec_name(b.codec) + " with " + std::to_string(b.stored_len) +
-                    " stored bytes for " + std::to_string(b.raw_len) + " raw bytes");
-    if (raw_form) at = align8(at);
-    if (at > len || b.stored_len > len - at)
-      throw corrupt("block " + std::to_string(i) + " of " + std::to_string(b.stored_len) + " bytes runs past the record");
-    b.data = data + at;
-    at += b.stored_len;
+    r.data_raw_len += b.raw_len;
     raw_at = align8(raw_at) + b.raw_len;
     if (raw_at > kMaxPayloadBytes) throw corrupt("record decodes to more than " + std::to_string(kMaxPayloadBytes) + " bytes");
+    if (raw_form) {
+      at = align8(at);
+      if (at > len || b.raw_len > len - at) throw corrupt("block " + std::to_string(i) + " runs past the record");
+      b.raw = data + at;
+      at += b.raw_len;
+    }
     r.blocks.push_back(b);
   }
-  r.bytes = raw_form ? align8(at) : at;
   r.raw_bytes = align8(raw_at);
-  if (raw_form ? r.bytes > len : r.bytes != len)
-    throw corrupt("record holds " + std::to_string(len) + " bytes, its blocks account for " + std::to_string(r.bytes));
+  if (raw_form) {
+    if (r.codec != Codec::Raw || r.data_len != r.data_raw_len) throw corrupt("raw-form record with an encoded data section");
+    r.bytes = align8(at);
+    if (r.bytes > len) throw corrupt("record of " + std::to_string(r.bytes) + " bytes runs past the batch");
+    return r;
+  }
+  bool compressed = r.codec != Codec::Raw;
+  if (compressed ? (r.data_len == 0 || r.data_len >= r.data_raw_len) : r.data_len != r.data_raw_len)
+    throw corrupt(std::string(codec_name(r.codec)) + " data section of " + std::to_string(r.data_len) + " bytes for " +
+                  std::to_string(r.data_raw_len) + " raw bytes");
+  r.data = data + at;
+  r.bytes = at + r.data_len;
+  if (r.bytes != len)
+    throw corrupt("record holds " + std::to_string(len) + " bytes, its head and blocks account for " + std::to_string(r.bytes));
   return r;
 }
 
-void RecordEncoder::encode(const Record& record, Codec want, std::vector<uint8_t>& out) {
-  const size_t frame_at = out.size();
-  const size_t table_bytes = record.blocks.size() * kBlockEntryBytes;
-  out.resize(frame_at + kFrameHeaderBytes + kRecordHeaderBytes + table_bytes);
-  uint8_t* head = out.data() + frame_at + kFrameHeaderBytes;
-  put_u64(head, record.id);
-  put_f64(head + 8, record.time);
-  put_u32(head + 16, uint32_t(record.blocks.size()));
-  put_u32(head + 20, 0);
-  for (size_t i = 0; i < record.blocks.size(); i++) {
-    const Block& b = record.blocks[i];
-    ChunkEncoder::Result enc = chunks_.encode(b.data, b.raw_len, b.elem_size, want);
-    // The table entry is written after the encode; `out` may move on resize.
-    size_t entry = frame_at + kFrameHeaderBytes + kRecordHeaderBytes + i * kBlockEntryBytes;
-    size_t data_at = out.size();
-    out.resize(data_at + enc.len);
-    std::memcpy(out.data() + data_at, enc.data, enc.len);
-    uint8_t* e = out.data() + entry;
-    e[0] = uint8_t(enc.codec);
-    e[1] = b.elem_size;
-    e[2] = e[3] = 0;
-    put_u32(e + 4, b.raw_len);
-    put_u32(e + 8, uint32_t(enc.len));
+namespace {
+void write_header(uint8_t* p, const Record& r, Codec codec, uint32_t data_len) {
+  put_u64(p, r.id);
+  put_f64(p + 8, r.time);
+  put_u32(p + 16, r.head_len);
+  put_u32(p + 20, uint32_t(r.blocks.size()));
+  p[24] = uint8_t(codec);
+  p[25] = p[26] = p[27] = 0;
+  put_u32(p + 28, data_len);
+  for (size_t i = 0; i < r.blocks.size(); i++) {
+    uint8_t* e = p + kRecordHeaderBytes + i * kBlockEntryBytes;
+    e[0] = r.blocks[i].elem_size;
+    e[1] = e[2] = e[3] = 0;
+    put_u32(e + 4, r.blocks[i].raw_len);
   }
-  size_t payload = out.size() - frame_at - kFrameHeaderBytes;
-  uint8_t* frame = out.data() + frame_at;
-  put_u32(frame, kFrameMagic);
-  put_u32(frame + 4, uint32_t(payload));
-  put_u64(frame + 8, xxh3_64(frame + kFrameHeaderBytes, payload));
+}
+}  // namespace
+
+struct RecordEncoder::State {
+  int level;
+  ZSTD_CCtx* cctx = nullptr;
+  std::vector<uint8_t> gathered;
+};
+
+RecordEncoder::RecordEncoder(int level) : s_(new State()) {
+  s_->level = level;
+  s_->cctx = ZSTD_createCCtx();
+  if (!s_->cctx) throw std::bad_alloc();
 }
 
-void decode_record(const Record& record, ChunkDecoder& decoder, uint8_t* dst, const std::string& what) {
-  std::memset(dst, 0, record.raw_bytes);  // padding and reserved bytes are zero
-  put_u64(dst, record.id);
-  put_f64(dst + 8, record.time);
-  put_u32(dst + 16, uint32_t(record.blocks.size()));
-  size_t at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
-  for (size_t i = 0; i < record.blocks.size(); i++) {
-    const Block& b = record.blocks[i];
-    uint8_t* e = dst + kRecordHeaderBytes + i * kBlockEntryBytes;
-    e[0] = uint8_t(Codec::Raw);
-    e[1] = b.elem_size;
-    put_u32(e + 4, b.raw_len);
-    put_u32(e + 8, b.raw_len);
+RecordEncoder::~RecordEncoder() { ZSTD_freeCCtx(s_->cctx); }
+
+void RecordEncoder::encode(const Record& record, Codec want, std::vector<uint8_t>& out) {
+  const size_t frame_at = out.size();
+  const size_t head_at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
+  const size_t data_at = frame_at + kFrameHeaderBytes + head_at + record.head_len;
+  const size_t raw_len = size_t(record.data_raw_len);
+  Codec codec = Codec::Raw;
+  size_t data_len = raw_len;
+  out.resize(data_at + raw_len);
+  if (want != Codec::Raw && raw_len > 0) {
+    // The blocks back to back, each shuffled by its own element size, then
+    // one zstd frame: one compressor call per record, not per column.
+    std::vector<uint8_t>& g = s_->gathered;
+    g.resize(raw_len);
+    size_t at = 0;
+    for (const Block& b : record.blocks) {
+      if (want == Codec::ShuffleZstd && b.elem_size > 1) shuffle_bytes(b.raw, g.data() + at, b.raw_len, b.elem_size);
+      else if (b.raw_len) std::memcpy(g.data() + at, b.raw, b.raw_len);
+      at += b.raw_len;
+    }
+    // Capacity raw_len - 1: zstd fails fast when it would not shrink the data.
+    size_t n = ZSTD_compressCCtx(s_->cctx, out.data() + data_at, raw_len - 1, g.data(), raw_len, s_->level);
+    if (!ZSTD_isError(n)) codec = want, data_len = n;
+  }
+  if (codec == Codec::Raw) {
+    size_t at = data_at;
+    for (const Block& b : record.blocks) {
+      if (b.raw_len) std::memcpy(out.data() + at, b.raw, b.raw_len);
+      at += b.raw_len;
+    }
+  }
+  out.resize(data_at + data_len);
+  uint8_t* payload = out.data() + frame_at + kFrameHeaderBytes;
+  write_header(payload, record, codec, uint32_t(data_len));
+  if (record.head_len) std::memcpy(payload + head_at, record.head, record.head_len);
+  const size_t payload_len = out.size() - frame_at - kFrameHeaderBytes;
+  uint8_t* frame = out.data() + frame_at;
+  put_u32(frame, kFrameMagic);
+  put_u32(frame + 4, uint32_t(payload_len));
+  put_u64(frame + 8, xxh3_64(payload, payload_len));
+}
+
+struct RecordDecoder::State {
+  ZSTD_DCtx* dctx = nullptr;
+  std::vector<uint8_t> data;
+};
+
+RecordDecoder::RecordDecoder() : s_(new State()) {
+  s_->dctx = ZSTD_createDCtx();
+  if (!s_->dctx) throw std::bad_alloc();
+}
+
+RecordDecoder::~RecordDecoder() { ZSTD_freeDCtx(s_->dctx); }
+
+void RecordDecoder::decode(const Record& record, uint8_t* dst, const std::string& what) {
+  const uint8_t* data = record.data;
+  const size_t raw_len = size_t(record.data_raw_len);
+  if (record.codec != Codec::Raw) {
+    s_->data.resize(raw_len);
+    size_t n = ZSTD_decompressDCtx(s_->dctx, s_->data.data(), raw_len, record.data, record.data_len);
+    if (ZSTD_isError(n)) throw Error(ErrorCode::Corrupt, what + ": zstd data does not decode (" + ZSTD_getErrorName(n) + ")");
+    if (n != raw_len)
+      throw Error(ErrorCode::Corrupt, what + ": data decodes to " + std::to_string(n) + " bytes, the blocks need " +
+                                          std::to_string(raw_len));
+    data = s_->data.data();
+  }
+  std::memset(dst, 0, record.raw_bytes);  // padding is zero
+  const size_t head_at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
+  write_header(dst, record, Codec::Raw, uint32_t(raw_len));
+  if (record.head_len) std::memcpy(dst + head_at, record.head, record.head_len);
+  size_t at = head_at + record.head_len;
+  for (const Block& b : record.blocks) {
     at = align8(at);
-    // The frame checksum already covers the stored bytes: no second hash.
-    decoder.decode(b.codec, b.data, b.stored_len, dst + at, b.raw_len, b.elem_size, 0, false,
-                   what + " block " + std::to_string(i));
+    if (record.codec == Codec::ShuffleZstd && b.elem_size > 1) unshuffle_bytes(data, dst + at, b.raw_len, b.elem_size);
+    else if (b.raw_len) std::memcpy(dst + at, data, b.raw_len);
+    data += b.raw_len;
     at += b.raw_len;
   }
 }

@@ -1,14 +1,17 @@
 // The episode log's bytes (docs/FORMAT.md, "Episode segments"): the segment
 // header, the record frame, and the record payload in its two forms:
-//   stored form  on disk, each block encoded (raw, zstd or shuffle+zstd) and
-//                packed one after the other;
-//   raw form     in memory between the addon and JavaScript, every block raw
-//                and starting 8-byte aligned (so JavaScript views it in place).
+//   stored form  on disk: the JSON head as is, then every other block in one
+//                data section, encoded as a whole (raw, zstd, or zstd of the
+//                blocks each byte-shuffled by its element size);
+//   raw form     in memory between the addon and JavaScript: the data
+//                section raw, every block starting 8-byte aligned (so
+//                JavaScript views it in place).
 // Both share one layout of header and block table. Everything is
 // little-endian; every length read from a file is checked before use.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,8 +27,9 @@ constexpr size_t kFrameHeaderBytes = 16;  // u32 magic | u32 payload_len | u64 x
 constexpr uint32_t kFrameMagic = 0x52454b54;  // the bytes "TKER"
 constexpr size_t kMaxPayloadBytes = size_t(256) << 20;
 
-constexpr size_t kRecordHeaderBytes = 24;  // u64 id | f64 time | u32 block_count | u32 flags
-constexpr size_t kBlockEntryBytes = 12;    // u8 codec | u8 elem_size | u16 0 | u32 raw_len | u32 stored_len
+// u64 id | f64 time | u32 head_len | u32 block_count | u8 codec | 3 × u8 0 | u32 data_stored_len
+constexpr size_t kRecordHeaderBytes = 32;
+constexpr size_t kBlockEntryBytes = 8;  // u8 elem_size | u8 0 | u16 0 | u32 raw_len
 constexpr uint32_t kMaxBlocks = 1u << 16;
 
 struct SegmentHeader {
@@ -42,41 +46,61 @@ SegmentHeader parse_segment_header(const uint8_t* data, size_t len, const std::s
 inline size_t align8(size_t n) { return (n + 7) & ~size_t(7); }
 
 struct Block {
-  Codec codec;
   uint8_t elem_size;  // 1, 2, 4 or 8: the byte planes shuffle+zstd uses
   uint32_t raw_len;
-  uint32_t stored_len;
-  const uint8_t* data;  // stored bytes (raw form: the raw bytes)
+  const uint8_t* raw = nullptr;  // raw form only: the block's bytes
 };
 
 struct Record {
   uint64_t id = 0;
   double time = 0;
+  const uint8_t* head = nullptr;
+  uint32_t head_len = 0;
+  Codec codec = Codec::Raw;
+  const uint8_t* data = nullptr;  // the data section (stored form)
+  uint32_t data_len = 0;          // its stored length
+  uint64_t data_raw_len = 0;      // sum of the blocks' raw lengths
   std::vector<Block> blocks;
   size_t bytes = 0;      // length of the record in its form (raw form: padded to 8)
   size_t raw_bytes = 0;  // length of its raw form
 };
 
-// Parses one record starting at `data` (at most `len` bytes) in raw form
-// (`raw_form`: blocks raw, 8-aligned, stored_len == raw_len) or stored form.
-// Throws Error(Corrupt) naming `what` when the bytes contradict themselves or
-// run past len, Error(Version) for an unknown codec or flag.
+// Parses one record starting at `data` (at most `len` bytes) in raw form or
+// stored form. Throws Error(Corrupt) naming `what` when the bytes contradict
+// themselves or run past len, Error(Version) for an unknown codec.
 Record parse_record(const uint8_t* data, size_t len, bool raw_form, const std::string& what);
 
 // Encodes raw-form records into frames (stored form); one per writer thread.
 class RecordEncoder {
  public:
-  explicit RecordEncoder(int level) : chunks_(level) {}
-  // Appends the frame of `record` (parsed from raw form) to `out`.
+  explicit RecordEncoder(int level);
+  ~RecordEncoder();
+  RecordEncoder(const RecordEncoder&) = delete;
+  RecordEncoder& operator=(const RecordEncoder&) = delete;
+  // Appends the frame of `record` (parsed from raw form) to `out`; the data
+  // section is stored raw when `want` does not make it smaller.
   void encode(const Record& record, Codec want, std::vector<uint8_t>& out);
 
  private:
-  ChunkEncoder chunks_;
+  struct State;
+  std::unique_ptr<State> s_;
 };
 
-// Decodes a stored-form record into its raw form at dst (record.raw_bytes
-// bytes, dst 8-aligned). Throws Error(Corrupt) naming `what`.
-void decode_record(const Record& record, ChunkDecoder& decoder, uint8_t* dst, const std::string& what);
+// Decodes stored-form records into their raw form; one per reading thread.
+class RecordDecoder {
+ public:
+  RecordDecoder();
+  ~RecordDecoder();
+  RecordDecoder(const RecordDecoder&) = delete;
+  RecordDecoder& operator=(const RecordDecoder&) = delete;
+  // Writes record.raw_bytes bytes at dst (8-aligned). Throws Error(Corrupt)
+  // naming `what` when the data section does not decode to its blocks.
+  void decode(const Record& record, uint8_t* dst, const std::string& what);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
 
 // One intact frame found by scan_frames.
 struct FrameInfo {

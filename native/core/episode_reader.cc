@@ -41,16 +41,12 @@ SegmentScan scan_segment(const std::string& path) {
   scan.damages = std::move(frames.damages);
   scan.good_end = frames.good_end;
   scan.tail = std::move(frames.tail);
-  ChunkDecoder decoder;
   for (const FrameInfo& f : frames.frames) {
     const std::string what = at_offset(path, f.offset);
     try {
+      // Parsing checks the whole record's layout; the head is stored as is.
       Record r = parse_record(bytes.data() + f.offset + kFrameHeaderBytes, f.frame_bytes - kFrameHeaderBytes, false, what);
-      if (r.blocks.empty()) throw Error(ErrorCode::Corrupt, what + ": record has no head block");
-      std::string head(r.blocks[0].raw_len, '\0');
-      decoder.decode(r.blocks[0].codec, r.blocks[0].data, r.blocks[0].stored_len, reinterpret_cast<uint8_t*>(head.data()),
-                     head.size(), 1, 0, false, what + " head");
-      scan.records.push_back({f, std::move(head)});
+      scan.records.push_back({f, std::string(reinterpret_cast<const char*>(r.head), r.head_len)});
     } catch (const Error& e) {
       scan.damages.push_back(undecodable(f, e));
     }
@@ -85,11 +81,11 @@ RangeRead read_range(const std::string& path, uint64_t offset, uint64_t len) {
     }
   }
   result.out.resize(total);
-  ChunkDecoder decoder;
+  RecordDecoder decoder;
   size_t at = 0;
   for (const auto& [record, frame] : records) {
     try {
-      decode_record(record, decoder, result.out.data() + at, at_offset(path, frame->offset));
+      decoder.decode(record, result.out.data() + at, at_offset(path, frame->offset));
       result.starts.push_back(at);
       at += record.raw_bytes;
     } catch (const Error& e) {

@@ -14,7 +14,7 @@ namespace tk::episodes {
 
 struct ScannedRecord {
   FrameInfo frame;
-  std::string head;  // block 0, the record's JSON head
+  std::string head;  // the record's JSON head
 };
 
 struct SegmentScan {

@@ -27,7 +27,7 @@ static void arm(const char* spec) {
   sys::set_fault_plan(plan);
 }
 
-// A raw-form record: block 0 the head, then the given blocks, each 8-aligned.
+// A raw-form record: header, table, head, then each block 8-aligned.
 struct RawBlock {
   uint8_t elem;
   std::vector<uint8_t> bytes;
@@ -35,15 +35,15 @@ struct RawBlock {
 
 static void append_raw(std::vector<uint8_t>& batch, uint64_t id, double time, const std::string& head,
                        const std::vector<RawBlock>& blocks) {
-  std::vector<RawBlock> all = {{1, std::vector<uint8_t>(head.begin(), head.end())}};
-  all.insert(all.end(), blocks.begin(), blocks.end());
   size_t start = batch.size();
-  size_t at = ep::kRecordHeaderBytes + all.size() * ep::kBlockEntryBytes;
+  size_t at = ep::kRecordHeaderBytes + blocks.size() * ep::kBlockEntryBytes + head.size();
+  uint32_t data_len = 0;
   std::vector<size_t> where;
-  for (const RawBlock& b : all) {
+  for (const RawBlock& b : blocks) {
     at = ep::align8(at);
     where.push_back(at);
     at += b.bytes.size();
+    data_len += uint32_t(b.bytes.size());
   }
   batch.resize(start + ep::align8(at), 0);
   uint8_t* r = batch.data() + start;
@@ -51,13 +51,15 @@ static void append_raw(std::vector<uint8_t>& batch, uint64_t id, double time, co
   uint64_t bits;
   std::memcpy(&bits, &time, 8);
   tk::put_u64(r + 8, bits);
-  tk::put_u32(r + 16, uint32_t(all.size()));
-  for (size_t i = 0; i < all.size(); i++) {
+  tk::put_u32(r + 16, uint32_t(head.size()));
+  tk::put_u32(r + 20, uint32_t(blocks.size()));
+  tk::put_u32(r + 28, data_len);
+  std::memcpy(r + ep::kRecordHeaderBytes + blocks.size() * ep::kBlockEntryBytes, head.data(), head.size());
+  for (size_t i = 0; i < blocks.size(); i++) {
     uint8_t* e = r + ep::kRecordHeaderBytes + i * ep::kBlockEntryBytes;
-    e[1] = all[i].elem;
-    tk::put_u32(e + 4, uint32_t(all[i].bytes.size()));
-    tk::put_u32(e + 8, uint32_t(all[i].bytes.size()));
-    if (!all[i].bytes.empty()) std::memcpy(r + where[i], all[i].bytes.data(), all[i].bytes.size());
+    e[0] = blocks[i].elem;
+    tk::put_u32(e + 4, uint32_t(blocks[i].bytes.size()));
+    if (!blocks[i].bytes.empty()) std::memcpy(r + where[i], blocks[i].bytes.data(), blocks[i].bytes.size());
   }
 }
 
@@ -101,25 +103,33 @@ static void test_record_round_trip() {
   std::vector<std::vector<uint8_t>> raw;
   std::vector<uint8_t> batch = batch_of(1, 6, &raw);
   ep::RecordEncoder encoder(1);
-  tk::ChunkDecoder decoder;
+  ep::RecordDecoder decoder;
   size_t at = 0;
   for (size_t i = 0; i < raw.size(); i++) {
     ep::Record r = ep::parse_record(batch.data() + at, batch.size() - at, true, "raw");
-    CHECK(r.id == i + 1 && r.blocks.size() == 4 && r.bytes == raw[i].size() && r.raw_bytes == raw[i].size());
+    CHECK(r.id == i + 1 && r.blocks.size() == 3 && r.bytes == raw[i].size() && r.raw_bytes == raw[i].size());
+    CHECK(std::string(reinterpret_cast<const char*>(r.head), r.head_len) == "{\"model\":\"m" + std::to_string((i + 1) % 3) + "\"}");
     at += r.bytes;
     for (tk::Codec want : {tk::Codec::Raw, tk::Codec::Zstd, tk::Codec::ShuffleZstd}) {
       std::vector<uint8_t> frame;
       encoder.encode(r, want, frame);
       CHECK(tk::get_u32(frame.data()) == ep::kFrameMagic && tk::get_u32(frame.data() + 4) == frame.size() - 16);
       ep::Record stored = ep::parse_record(frame.data() + 16, frame.size() - 16, false, "stored");
-      // The compressible block compresses; the random one is stored raw.
-      if (want != tk::Codec::Raw) CHECK(stored.blocks[1].codec == want && stored.blocks[2].codec == tk::Codec::Raw);
+      CHECK(stored.codec == want);  // the compressible block makes the whole section shrink
+      if (want == tk::Codec::ShuffleZstd) CHECK(stored.data_len < stored.data_raw_len);
       std::vector<uint8_t> back(stored.raw_bytes);
-      ep::decode_record(stored, decoder, back.data(), "stored");
+      decoder.decode(stored, back.data(), "stored");
       CHECK(back == raw[i]);
     }
   }
   CHECK(at == batch.size());
+  // Data that does not shrink is stored raw whatever was asked for.
+  std::vector<uint8_t> noise;
+  append_raw(noise, 1, 0, "{}", {{4, tkt::random_bytes(4096, 3)}});
+  ep::Record r = ep::parse_record(noise.data(), noise.size(), true, "raw");
+  std::vector<uint8_t> frame;
+  encoder.encode(r, tk::Codec::ShuffleZstd, frame);
+  CHECK(ep::parse_record(frame.data() + 16, frame.size() - 16, false, "stored").codec == tk::Codec::Raw);
 }
 
 static void test_hostile_records() {
@@ -131,21 +141,23 @@ static void test_hostile_records() {
   std::vector<uint8_t> payload(frame.begin() + 16, frame.end());
   CHECK_THROWS_CODE(ep::parse_record(payload.data(), 10, false, "rec"), ErrorCode::Corrupt, "shorter than its header");
   std::vector<uint8_t> bad = payload;
-  tk::put_u32(bad.data() + 16, 1u << 20);
+  tk::put_u32(bad.data() + 20, 1u << 20);
   CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "over the limit");
   bad = payload;
-  bad[24] = 9;  // codec of block 0
+  bad[24] = 9;  // codec
   CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Version, "unknown codec 9");
   bad = payload;
-  bad[25] = 3;  // element size
+  bad[32] = 3;  // element size of block 0
   CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "element size 3");
   bad = payload;
-  tk::put_u32(bad.data() + 24 + 12 + 8, 0xfffffff0u);  // stored_len of block 1
-  CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "block 1");
-  CHECK_THROWS_CODE(ep::parse_record(payload.data(), payload.size() - 1, false, "rec"), ErrorCode::Corrupt, "rec");
+  tk::put_u32(bad.data() + 32 + 8 + 4, 0xfffffff0u);  // raw_len of block 1
+  CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "rec");
+  bad = payload;
+  tk::put_u32(bad.data() + 16, 0xffffff00u);  // head_len
+  CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "run past");
   // Every truncation and every single-byte change of a stored record either
-  // parses and decodes to the right size or throws a coded error.
-  tk::ChunkDecoder decoder;
+  // parses and decodes or throws a coded error.
+  ep::RecordDecoder decoder;
   for (size_t cut = 0; cut < payload.size(); cut += 7)
     CHECK_THROWS_CODE(ep::parse_record(payload.data(), cut, false, "rec"), ErrorCode::Corrupt, "rec");
   size_t survived = 0;
@@ -155,12 +167,12 @@ static void test_hostile_records() {
     try {
       ep::Record p = ep::parse_record(bad.data(), bad.size(), false, "rec");
       std::vector<uint8_t> out(p.raw_bytes);
-      ep::decode_record(p, decoder, out.data(), "rec");
+      decoder.decode(p, out.data(), "rec");
       survived++;
     } catch (const tk::Error&) {
     }
   }
-  CHECK(survived > 0);  // flips inside block data decode to other bytes: the frame checksum is what catches them
+  CHECK(survived > 0);  // flips in the head or the id decode to other bytes: the frame checksum is what catches them
 }
 
 static void test_commit_and_scan() {
@@ -323,14 +335,14 @@ static void test_hostile_segments() {
   // A frame whose checksum matches but whose record is nonsense is damage too.
   tkt::write_file(path, clean.substr(0, 64));
   std::string payload(40, '\0');
-  tk::put_u32(reinterpret_cast<uint8_t*>(payload.data()) + 16, 5);  // 5 blocks, no table
+  tk::put_u32(reinterpret_cast<uint8_t*>(payload.data()) + 20, 5);  // 5 blocks, no table
   std::string frame(16, '\0');
   tk::put_u32(reinterpret_cast<uint8_t*>(frame.data()), ep::kFrameMagic);
   tk::put_u32(reinterpret_cast<uint8_t*>(frame.data()) + 4, uint32_t(payload.size()));
   tk::put_u64(reinterpret_cast<uint8_t*>(frame.data()) + 8, tk::xxh3_64(payload.data(), payload.size()));
   tkt::write_file(path, clean.substr(0, 64) + frame + payload);
   ep::SegmentScan scan = ep::scan_segment(path);
-  CHECK(scan.records.empty() && scan.damages.size() == 1 && tkt::contains(scan.damages[0].problem, "runs past"));
+  CHECK(scan.records.empty() && scan.damages.size() == 1 && tkt::contains(scan.damages[0].problem, "run past"));
   CHECK(ep::read_range(path, 64, 56).damages.size() == 1);
   // Missing file: NotFound; short file: a header problem, no records.
   CHECK_THROWS_CODE(ep::scan_segment(dir / "nope"), ErrorCode::NotFound, "nope");

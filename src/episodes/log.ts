@@ -42,7 +42,8 @@ interface Pending {
 
 /** Adjacent index blocks of one segment read with one call, up to this many bytes. */
 const READ_BYTES = 4 * 1024 * 1024;
-const MAX_BLOCKS = 65_535;
+/** Columns, index and features of one record (the block table's limit). */
+const MAX_BLOCKS = 65_536;
 
 interface ReadRun {
   segment: SegmentInfo;
@@ -134,7 +135,7 @@ export class EpisodeLog {
   append(record: EpisodeRecord): AppendResult {
     this.checkWritable();
     const normalized = normalizeRecord(record);
-    if (normalized.blocks.length >= MAX_BLOCKS) throw badInput(`an episode record holds at most ${MAX_BLOCKS - 1} columns and features; this one has ${normalized.blocks.length}`);
+    if (normalized.blocks.length > MAX_BLOCKS) throw badInput(`an episode record holds at most ${MAX_BLOCKS} columns, index and features; this one has ${normalized.blocks.length}`);
     const headBytes = Buffer.byteLength(normalized.head, 'utf8');
     const size = rawSize(headBytes, normalized.blocks);
     if (size > MAX_RECORD_BYTES) throw badInput(`episode record of ${size} bytes exceeds the limit of ${MAX_RECORD_BYTES}`);

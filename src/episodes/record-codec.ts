@@ -1,27 +1,28 @@
-// Records in their raw form (docs/FORMAT.md, "Episode record"): what append
-// copies into the pending batch and what a range read hands back, decoded.
-// Layout, 8-aligned: u64 id | f64 time | u32 block count | u32 flags (0) |
-// block table (u8 codec 0 | u8 element size | u16 0 | u32 raw_len |
-// u32 stored_len = raw_len) | each block at the next 8-byte boundary.
-// The native writer encodes these into stored frames; the reader decodes
-// frames back into this form, so a decoded column is a view, never a copy.
+// Records in their raw form (docs/FORMAT.md, "Record"): what append copies
+// into the pending batch and what a range read hands back, decoded. Layout,
+// 8-aligned: u64 id | f64 time | u32 head_len | u32 block_count | u8 codec 0
+// | 3 × u8 0 | u32 data_len (the blocks' raw bytes) | block table (u8
+// element size | 3 × u8 0 | u32 raw_len) | the JSON head | each block at the
+// next 8-byte boundary. The addon encodes these into stored frames and
+// decodes frames back into this form, so a decoded column is a view, never
+// a copy.
 import { CheckpointError } from '../errors.js';
+import { native } from '../native.js';
 import { DTYPES, isDtype, type Dtype, type Tensor, type TensorDict, type TypedArray } from '../tensors.js';
 import type { BlockSource, ColumnHead, FeatureHead, NormalizedRecord, RecordHead } from './validate.js';
 import type { Column, DataFrame, StoredEpisode } from './types.js';
 
-const HEADER = 24;
-const ENTRY = 12;
+const HEADER = 32;
+const ENTRY = 8;
 /** Largest raw record the native side accepts (its stored-payload limit). */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 const align8 = (n: number) => (n + 7) & ~7;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Bytes the raw form of a record with these blocks takes. */
+/** Bytes the raw form of a record with this head and these blocks takes. */
 export function rawSize(headBytes: number, blocks: readonly BlockSource[]): number {
-  let at = HEADER + (blocks.length + 1) * ENTRY;
-  at = align8(at) + headBytes;
-  for (const b of blocks) at = align8(at) + b.bytes.byteLength;
+  let at = HEADER + blocks.length * ENTRY + headBytes;
+  for (const b of blocks) at = align8(at) + b.data.byteLength;
   return align8(at);
 }
 
@@ -44,24 +45,29 @@ export class Batch {
     buf.writeUInt32LE(id % 0x1_0000_0000, start);
     buf.writeUInt32LE(Math.floor(id / 0x1_0000_0000), start + 4);
     buf.writeDoubleLE(record.time, start + 8);
-    buf.writeUInt32LE(record.blocks.length + 1, start + 16);
-    let entry = start + HEADER;
-    let at = start + HEADER + (record.blocks.length + 1) * ENTRY;
-    const put = (elem: number, len: number) => {
-      buf[entry + 1] = elem;
-      buf.writeUInt32LE(len, entry + 4);
-      buf.writeUInt32LE(len, entry + 8);
-      entry += ENTRY;
-      at = start + align8(at - start);
-    };
-    put(1, headBytes);
+    buf.writeUInt32LE(headBytes, start + 16);
+    buf.writeUInt32LE(record.blocks.length, start + 20);
+    let at = start + HEADER + record.blocks.length * ENTRY;
     buf.write(record.head, at, headBytes, 'utf8');
     at += headBytes;
-    for (const block of record.blocks) {
-      put(block.elem, block.bytes.byteLength);
-      buf.set(block.bytes, at);
-      at += block.bytes.byteLength;
-    }
+    let dataLen = 0;
+    const sources: ArrayBufferView[] = [];
+    const offsets: number[] = [];
+    record.blocks.forEach((b, i) => {
+      const entry = start + HEADER + i * ENTRY;
+      buf[entry] = b.elem;
+      buf.writeUInt32LE(b.data.byteLength, entry + 4);
+      at = start + align8(at - start);
+      if (b.data.byteLength > 0) {
+        sources.push(b.data);
+        offsets.push(at);
+      }
+      at += b.data.byteLength;
+      dataLen += b.data.byteLength;
+    });
+    buf.writeUInt32LE(dataLen, start + 28);
+    // One native call copies every block: no view per column on this thread.
+    native.snapshot(sources, buf, offsets, 1);
     this.used = start + size;
     this.count++;
   }
@@ -108,19 +114,21 @@ export function decodeRecord(buffer: ArrayBuffer, start: number): StoredEpisode 
   const id = view.getUint32(0, true) + view.getUint32(4, true) * 0x1_0000_0000;
   if (!Number.isSafeInteger(id)) throw corrupt(`record id ${id} is not a safe integer`);
   const time = view.getFloat64(8, true);
-  const count = view.getUint32(16, true);
-  const blocks: Uint8Array[] = [];
+  const headLen = view.getUint32(16, true);
+  const count = view.getUint32(20, true);
   let at = HEADER + count * ENTRY;
+  const headBytes = new Uint8Array(buffer, start + at, headLen);
+  at += headLen;
+  const blocks: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const len = view.getUint32(HEADER + i * ENTRY + 4, true);
     at = align8(at);
     blocks.push(new Uint8Array(buffer, start + at, len));
     at += len;
   }
-  if (count === 0) throw corrupt(`record ${id} has no head block`);
   let head: RecordHead;
   try {
-    head = JSON.parse(utf8.decode(blocks[0]));
+    head = JSON.parse(utf8.decode(headBytes));
   } catch (err) {
     throw corrupt(`record ${id}: head is not UTF-8 JSON (${(err as Error).message})`);
   }
@@ -131,7 +139,7 @@ export function decodeRecord(buffer: ArrayBuffer, start: number): StoredEpisode 
   if (head.action !== undefined) out.action = head.action as StoredEpisode['action'];
   if (head.reward !== undefined) out.reward = typeof head.reward === 'string' ? REWARD_NAMES[head.reward] : head.reward;
   if (head.context !== undefined) out.context = head.context as StoredEpisode['context'];
-  let next = 1;
+  let next = 0;
   const take = (what: string) => {
     if (next >= blocks.length) throw corrupt(`record ${id}: the head names more blocks (${what}) than the record holds (${blocks.length})`);
     return blocks[next++];

@@ -2,14 +2,14 @@
 // the codec writes: a JSON head and a list of byte blocks. Every problem is an
 // E_BAD_INPUT naming the field, thrown before anything is copied or appended.
 import { badInput, CheckpointError } from '../errors.js';
-import { DTYPES, normalizeTensors, type Dtype, type TensorDict, type TensorLike } from '../tensors.js';
+import { DTYPES, impliedDtype, normalizeTensors, type Dtype, type TensorDict, type TensorLike, type TypedArray } from '../tensors.js';
 import { checkJson } from './json-value.js';
 import { checkModelName } from './names.js';
 import type { Column, DataFrame, EpisodeRecord, ReplayQuery } from './types.js';
 
-/** One block of a record: the bytes and the element size shuffle+zstd plans by. */
+/** One block of a record: its bytes (any view) and the element size shuffle+zstd plans by. */
 export interface BlockSource {
-  bytes: Uint8Array;
+  data: ArrayBufferView;
   elem: number;
 }
 
@@ -33,7 +33,7 @@ export interface NormalizedRecord {
   time: number;
   model: string;
   head: string;
-  /** The blocks after the head, in head order: frame columns, frame index, features. */
+  /** The data blocks, in head order: frame columns, frame index, features. */
   blocks: BlockSource[];
 }
 
@@ -47,8 +47,6 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return `${typeof value === 'string' ? JSON.stringify(value) : String(value)} of type ${typeof value}`;
 }
-
-const viewBytes = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 
 /** Reward as JSON: the numbers JSON cannot write (NaN, ±Infinity, -0) as their names. */
 export function encodeReward(reward: number): number | string {
@@ -79,12 +77,18 @@ function columnBlock(name: string, column: Column, blocks: BlockSource[]): { hea
   if (Array.isArray(column)) {
     for (let i = 0; i < column.length; i++)
       if (typeof column[i] !== 'string') throw badInput(`frame column "${name}": expected strings but element ${i} is ${describe(column[i])}`);
-    blocks.push({ bytes: Buffer.from(JSON.stringify(column), 'utf8'), elem: 1 });
+    blocks.push({ data: Buffer.from(JSON.stringify(column), 'utf8'), elem: 1 });
     return { head: [name, 's'], length: column.length };
+  }
+  // The common case, a bare non-empty TypedArray, needs no more checks (an empty one may be detached).
+  const implied = impliedDtype(column);
+  if (implied && (column as TypedArray).byteLength > 0) {
+    blocks.push({ data: column as TypedArray, elem: DTYPES[implied].size });
+    return { head: [name, 'a', implied], length: (column as TypedArray).length };
   }
   const { dtype, shape, data } = tensorOf(`frame column "${name}"`, name, column);
   if (shape.length !== 1) throw badInput(`frame column "${name}" must be 1-D but has shape [${shape.join(', ')}]`);
-  blocks.push({ bytes: viewBytes(data), elem: DTYPES[dtype].size });
+  blocks.push({ data, elem: DTYPES[dtype].size });
   return { head: [name, ArrayBuffer.isView(column) ? 'a' : 't', dtype], length: shape[0] };
 }
 
@@ -125,7 +129,7 @@ function frameBlocks(frame: unknown, blocks: BlockSource[]): RecordHead['frame']
     if (rows !== null && shape[0] !== rows) throw badInput(`frame.index has ${shape[0]} entries but the columns have ${rows} rows`);
     out.rows = shape[0];
     out.index = [ArrayBuffer.isView(index) ? 'a' : 't', dtype];
-    blocks.push({ bytes: viewBytes(data), elem: DTYPES[dtype].size });
+    blocks.push({ data, elem: DTYPES[dtype].size });
   }
   return out;
 }
@@ -135,7 +139,7 @@ function featureBlocks(features: unknown, blocks: BlockSource[]): FeatureHead[] 
     throw badInput(`Expected an object of named tensors for features but received ${describe(features)}`);
   const specs = normalizeTensors(features as TensorDict);
   return specs.map((t) => {
-    blocks.push({ bytes: viewBytes(t.data), elem: DTYPES[t.dtype].size });
+    blocks.push({ data: t.data, elem: DTYPES[t.dtype].size });
     return [t.name, ArrayBuffer.isView((features as TensorDict)[t.name]) ? 'a' : 't', t.dtype, t.shape];
   });
 }
