@@ -49,11 +49,8 @@ void EpisodeWriter::create_segment(const std::string& path, const SegmentHeader&
   if (fd < 0) throw_sys_error("open", path, errno);
   uint8_t bytes[kSegmentHeaderBytes];
   encode_segment_header(header, bytes);
-  ssize_t n;
-  do n = sys::pwrite(fd, bytes, sizeof(bytes), 0);
-  while (n < 0 && errno == EINTR);
-  const char* failed = n != ssize_t(sizeof(bytes)) ? "pwrite" : nullptr;
-  int err = n < 0 ? errno : EIO;
+  int err = pwrite_all(fd, bytes, sizeof(bytes), 0);
+  const char* failed = err ? "pwrite" : nullptr;
   // A durable header before any record: a segment that a completed roll
   // created always says which ids it starts at, even if it never gets a record.
   if (!failed && sys::fsync(fd) != 0) failed = "fsync", err = errno;
@@ -86,13 +83,7 @@ std::vector<WrittenRecord> EpisodeWriter::commit(const uint8_t* batch, size_t le
   if (at != len)
     throw Error(ErrorCode::BadInput, "batch of " + std::to_string(len) + " bytes holds " + std::to_string(at) +
                                          " bytes of " + std::to_string(count) + " records");
-  size_t done = 0;
-  while (done < frames_.size()) {
-    ssize_t n = sys::pwrite(fd_, frames_.data() + done, frames_.size() - done, off_t(size_ + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) roll_back(n < 0 ? errno : EIO, "pwrite");
-    done += size_t(n);
-  }
+  if (int err = pwrite_all(fd_, frames_.data(), frames_.size(), size_)) roll_back(err, "pwrite");
   if (sys::fsync(fd_) != 0) roll_back(errno, "fsync");
   size_ += frames_.size();
   return written;
