@@ -89,16 +89,19 @@ Record parse_record(const uint8_t* data, size_t len, bool raw_form, const std::s
   r.id = get_u64(data);
   r.time = get_f64(data + 8);
   r.head_len = get_u32(data + 16);
-  const uint32_t count = get_u32(data + 20);
-  if (!codec_from_byte(data[24], &r.codec))
-    throw Error(ErrorCode::Version, what + ": unknown codec " + std::to_string(data[24]) + " (written by a newer tensorkeep?)");
-  if ((data[25] | data[26] | data[27]) != 0) throw Error(ErrorCode::Version, what + ": unknown record flags");
-  r.data_len = get_u32(data + 28);
+  r.schema_len = get_u32(data + 20);
+  const uint32_t count = get_u32(data + 24);
+  if (!codec_from_byte(data[28], &r.codec))
+    throw Error(ErrorCode::Version, what + ": unknown codec " + std::to_string(data[28]) + " (written by a newer tensorkeep?)");
+  if ((data[29] | data[30] | data[31]) != 0 || get_u32(data + 36) != 0) throw Error(ErrorCode::Version, what + ": unknown record flags");
+  r.data_len = get_u32(data + 32);
   if (count > kMaxBlocks) throw corrupt("block count " + std::to_string(count) + " over the limit of " + std::to_string(kMaxBlocks));
   const size_t head_at = kRecordHeaderBytes + size_t(count) * kBlockEntryBytes;
-  if (head_at > len || r.head_len > len - head_at) throw corrupt("block table and head run past the record");
+  if (head_at > len || r.head_len > len - head_at || r.schema_len > len - head_at - r.head_len)
+    throw corrupt("block table, head and schema run past the record");
   r.head = data + head_at;
-  size_t at = head_at + r.head_len;     // where this form's next byte goes
+  r.schema = r.head + r.head_len;
+  size_t at = head_at + r.head_len + r.schema_len;  // where this form's next byte goes
   size_t raw_at = align8(at);           // the same in raw form
   r.blocks.reserve(count);
   for (uint32_t i = 0; i < count; i++) {
@@ -134,7 +137,7 @@ Record parse_record(const uint8_t* data, size_t len, bool raw_form, const std::s
   r.data = data + at;
   r.bytes = at + r.data_len;
   if (r.bytes != len)
-    throw corrupt("record holds " + std::to_string(len) + " bytes, its head and blocks account for " + std::to_string(r.bytes));
+    throw corrupt("record holds " + std::to_string(len) + " bytes, its head, schema and data account for " + std::to_string(r.bytes));
   return r;
 }
 
@@ -143,10 +146,12 @@ void write_header(uint8_t* p, const Record& r, Codec codec, uint32_t data_len) {
   put_u64(p, r.id);
   put_f64(p + 8, r.time);
   put_u32(p + 16, r.head_len);
-  put_u32(p + 20, uint32_t(r.blocks.size()));
-  p[24] = uint8_t(codec);
-  p[25] = p[26] = p[27] = 0;
-  put_u32(p + 28, data_len);
+  put_u32(p + 20, r.schema_len);
+  put_u32(p + 24, uint32_t(r.blocks.size()));
+  p[28] = uint8_t(codec);
+  p[29] = p[30] = p[31] = 0;
+  put_u32(p + 32, data_len);
+  put_u32(p + 36, 0);
   for (size_t i = 0; i < r.blocks.size(); i++) {
     uint8_t* e = p + kRecordHeaderBytes + i * kBlockEntryBytes;
     e[0] = r.blocks[i].elem_size;
@@ -173,7 +178,8 @@ RecordEncoder::~RecordEncoder() { ZSTD_freeCCtx(s_->cctx); }
 void RecordEncoder::encode(const Record& record, Codec want, std::vector<uint8_t>& out) {
   const size_t frame_at = out.size();
   const size_t head_at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
-  const size_t data_at = frame_at + kFrameHeaderBytes + head_at + record.head_len;
+  const size_t text_len = size_t(record.head_len) + record.schema_len;  // head and schema, adjacent in both forms
+  const size_t data_at = frame_at + kFrameHeaderBytes + head_at + text_len;
   const size_t raw_len = size_t(record.data_raw_len);
   Codec codec = Codec::Raw;
   size_t data_len = raw_len;
@@ -203,7 +209,7 @@ void RecordEncoder::encode(const Record& record, Codec want, std::vector<uint8_t
   out.resize(data_at + data_len);
   uint8_t* payload = out.data() + frame_at + kFrameHeaderBytes;
   write_header(payload, record, codec, uint32_t(data_len));
-  if (record.head_len) std::memcpy(payload + head_at, record.head, record.head_len);
+  if (text_len) std::memcpy(payload + head_at, record.head, text_len);
   const size_t payload_len = out.size() - frame_at - kFrameHeaderBytes;
   uint8_t* frame = out.data() + frame_at;
   put_u32(frame, kFrameMagic);
@@ -238,8 +244,9 @@ void RecordDecoder::decode(const Record& record, uint8_t* dst, const std::string
   std::memset(dst, 0, record.raw_bytes);  // padding is zero
   const size_t head_at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
   write_header(dst, record, Codec::Raw, uint32_t(raw_len));
-  if (record.head_len) std::memcpy(dst + head_at, record.head, record.head_len);
-  size_t at = head_at + record.head_len;
+  const size_t text_len = size_t(record.head_len) + record.schema_len;
+  if (text_len) std::memcpy(dst + head_at, record.head, text_len);
+  size_t at = head_at + text_len;
   for (const Block& b : record.blocks) {
     at = align8(at);
     if (record.codec == Codec::ShuffleZstd && b.elem_size > 1) unshuffle_bytes(data, dst + at, b.raw_len, b.elem_size);

@@ -1,8 +1,8 @@
 // The episode log's bytes (docs/FORMAT.md, "Episode segments"): the segment
 // header, the record frame, and the record payload in its two forms:
-//   stored form  on disk: the JSON head as is, then every other block in one
-//                data section, encoded as a whole (raw, zstd, or zstd of the
-//                blocks each byte-shuffled by its element size);
+//   stored form  on disk: the JSON head and schema as they are, then every
+//                block in one data section, encoded as a whole (raw, zstd,
+//                or zstd of the blocks each byte-shuffled by its element size);
 //   raw form     in memory between the addon and JavaScript: the data
 //                section raw, every block starting 8-byte aligned (so
 //                JavaScript views it in place).
@@ -27,8 +27,9 @@ constexpr size_t kFrameHeaderBytes = 16;  // u32 magic | u32 payload_len | u64 x
 constexpr uint32_t kFrameMagic = 0x52454b54;  // the bytes "TKER"
 constexpr size_t kMaxPayloadBytes = size_t(256) << 20;
 
-// u64 id | f64 time | u32 head_len | u32 block_count | u8 codec | 3 × u8 0 | u32 data_stored_len
-constexpr size_t kRecordHeaderBytes = 32;
+// u64 id | f64 time | u32 head_len | u32 schema_len | u32 block_count |
+// u8 codec | 3 × u8 0 | u32 data_len | u32 0
+constexpr size_t kRecordHeaderBytes = 40;
 constexpr size_t kBlockEntryBytes = 8;  // u8 elem_size | u8 0 | u16 0 | u32 raw_len
 constexpr uint32_t kMaxBlocks = 1u << 16;
 
@@ -54,8 +55,10 @@ struct Block {
 struct Record {
   uint64_t id = 0;
   double time = 0;
-  const uint8_t* head = nullptr;
+  const uint8_t* head = nullptr;  // the record's JSON head
   uint32_t head_len = 0;
+  const uint8_t* schema = nullptr;  // JSON naming the blocks, shared by similar records
+  uint32_t schema_len = 0;
   Codec codec = Codec::Raw;
   const uint8_t* data = nullptr;  // the data section (stored form)
   uint32_t data_len = 0;          // its stored length

@@ -36,7 +36,8 @@ struct RawBlock {
 static void append_raw(std::vector<uint8_t>& batch, uint64_t id, double time, const std::string& head,
                        const std::vector<RawBlock>& blocks) {
   size_t start = batch.size();
-  size_t at = ep::kRecordHeaderBytes + blocks.size() * ep::kBlockEntryBytes + head.size();
+  const std::string schema = "[" + std::to_string(blocks.size()) + "]";
+  size_t at = ep::kRecordHeaderBytes + blocks.size() * ep::kBlockEntryBytes + head.size() + schema.size();
   uint32_t data_len = 0;
   std::vector<size_t> where;
   for (const RawBlock& b : blocks) {
@@ -52,9 +53,10 @@ static void append_raw(std::vector<uint8_t>& batch, uint64_t id, double time, co
   std::memcpy(&bits, &time, 8);
   tk::put_u64(r + 8, bits);
   tk::put_u32(r + 16, uint32_t(head.size()));
-  tk::put_u32(r + 20, uint32_t(blocks.size()));
-  tk::put_u32(r + 28, data_len);
-  std::memcpy(r + ep::kRecordHeaderBytes + blocks.size() * ep::kBlockEntryBytes, head.data(), head.size());
+  tk::put_u32(r + 20, uint32_t(schema.size()));
+  tk::put_u32(r + 24, uint32_t(blocks.size()));
+  tk::put_u32(r + 32, data_len);
+  std::memcpy(r + ep::kRecordHeaderBytes + blocks.size() * ep::kBlockEntryBytes, (head + schema).data(), head.size() + schema.size());
   for (size_t i = 0; i < blocks.size(); i++) {
     uint8_t* e = r + ep::kRecordHeaderBytes + i * ep::kBlockEntryBytes;
     e[0] = blocks[i].elem;
@@ -109,6 +111,7 @@ static void test_record_round_trip() {
     ep::Record r = ep::parse_record(batch.data() + at, batch.size() - at, true, "raw");
     CHECK(r.id == i + 1 && r.blocks.size() == 3 && r.bytes == raw[i].size() && r.raw_bytes == raw[i].size());
     CHECK(std::string(reinterpret_cast<const char*>(r.head), r.head_len) == "{\"model\":\"m" + std::to_string((i + 1) % 3) + "\"}");
+    CHECK(std::string(reinterpret_cast<const char*>(r.schema), r.schema_len) == "[3]");
     at += r.bytes;
     for (tk::Codec want : {tk::Codec::Raw, tk::Codec::Zstd, tk::Codec::ShuffleZstd}) {
       std::vector<uint8_t> frame;
@@ -141,20 +144,26 @@ static void test_hostile_records() {
   std::vector<uint8_t> payload(frame.begin() + 16, frame.end());
   CHECK_THROWS_CODE(ep::parse_record(payload.data(), 10, false, "rec"), ErrorCode::Corrupt, "shorter than its header");
   std::vector<uint8_t> bad = payload;
-  tk::put_u32(bad.data() + 20, 1u << 20);
+  tk::put_u32(bad.data() + 24, 1u << 20);
   CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "over the limit");
   bad = payload;
-  bad[24] = 9;  // codec
+  bad[28] = 9;  // codec
   CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Version, "unknown codec 9");
   bad = payload;
-  bad[32] = 3;  // element size of block 0
+  bad[40] = 3;  // element size of block 0
   CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "element size 3");
   bad = payload;
-  tk::put_u32(bad.data() + 32 + 8 + 4, 0xfffffff0u);  // raw_len of block 1
+  tk::put_u32(bad.data() + 40 + 8 + 4, 0xfffffff0u);  // raw_len of block 1
   CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "rec");
   bad = payload;
   tk::put_u32(bad.data() + 16, 0xffffff00u);  // head_len
   CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "run past");
+  bad = payload;
+  tk::put_u32(bad.data() + 20, 0xffffff00u);  // schema_len
+  CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Corrupt, "run past");
+  bad = payload;
+  bad[37] = 1;  // reserved
+  CHECK_THROWS_CODE(ep::parse_record(bad.data(), bad.size(), false, "rec"), ErrorCode::Version, "flags");
   // Every truncation and every single-byte change of a stored record either
   // parses and decodes or throws a coded error.
   ep::RecordDecoder decoder;
@@ -334,8 +343,8 @@ static void test_hostile_segments() {
   }
   // A frame whose checksum matches but whose record is nonsense is damage too.
   tkt::write_file(path, clean.substr(0, 64));
-  std::string payload(40, '\0');
-  tk::put_u32(reinterpret_cast<uint8_t*>(payload.data()) + 20, 5);  // 5 blocks, no table
+  std::string payload(48, '\0');
+  tk::put_u32(reinterpret_cast<uint8_t*>(payload.data()) + 24, 5);  // 5 blocks, no table
   std::string frame(16, '\0');
   tk::put_u32(reinterpret_cast<uint8_t*>(frame.data()), ep::kFrameMagic);
   tk::put_u32(reinterpret_cast<uint8_t*>(frame.data()) + 4, uint32_t(payload.size()));
@@ -343,7 +352,7 @@ static void test_hostile_segments() {
   tkt::write_file(path, clean.substr(0, 64) + frame + payload);
   ep::SegmentScan scan = ep::scan_segment(path);
   CHECK(scan.records.empty() && scan.damages.size() == 1 && tkt::contains(scan.damages[0].problem, "run past"));
-  CHECK(ep::read_range(path, 64, 56).damages.size() == 1);
+  CHECK(ep::read_range(path, 64, 64).damages.size() == 1);
   // Missing file: NotFound; short file: a header problem, no records.
   CHECK_THROWS_CODE(ep::scan_segment(dir / "nope"), ErrorCode::NotFound, "nope");
   tkt::write_file(path, "TKEP");

@@ -137,10 +137,11 @@ export class EpisodeLog {
     const normalized = normalizeRecord(record);
     if (normalized.blocks.length > MAX_BLOCKS) throw badInput(`an episode record holds at most ${MAX_BLOCKS} columns, index and features; this one has ${normalized.blocks.length}`);
     const headBytes = Buffer.byteLength(normalized.head, 'utf8');
-    const size = rawSize(headBytes, normalized.blocks);
+    const schemaBytes = Buffer.byteLength(normalized.schema, 'utf8');
+    const size = rawSize(headBytes + schemaBytes, normalized.blocks);
     if (size > MAX_RECORD_BYTES) throw badInput(`episode record of ${size} bytes exceeds the limit of ${MAX_RECORD_BYTES}`);
     const id = this.nextId++;
-    this.batch.add(id, normalized, headBytes, size);
+    this.batch.add(id, normalized, headBytes, schemaBytes, size);
     let settle!: Pick<Pending, 'resolve' | 'reject'>;
     const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     durable.catch(() => undefined); // failures also go to stats, the logger and the 'error' event
@@ -376,9 +377,11 @@ export class EpisodeLog {
     this.counters.reads.bytes += run.bytes;
     for (const d of read.damages) this.reportDamage(run.segment, d);
     const out: StoredEpisode[] = [];
+    const words = new Uint32Array(read.buffer);
+    const doubles = new Float64Array(read.buffer);
     for (const start of read.starts) {
       try {
-        out.push(decodeRecord(read.buffer, start));
+        out.push(decodeRecord(read.buffer, start, words, doubles));
       } catch (err) {
         this.reportDamage(run.segment, { offset: run.offset, bytes: run.bytes, problem: (err as Error).message });
       }

@@ -1,27 +1,26 @@
 // Records in their raw form (docs/FORMAT.md, "Record"): what append copies
 // into the pending batch and what a range read hands back, decoded. Layout,
-// 8-aligned: u64 id | f64 time | u32 head_len | u32 block_count | u8 codec 0
-// | 3 × u8 0 | u32 data_len (the blocks' raw bytes) | block table (u8
-// element size | 3 × u8 0 | u32 raw_len) | the JSON head | each block at the
-// next 8-byte boundary. The addon encodes these into stored frames and
-// decodes frames back into this form, so a decoded column is a view, never
-// a copy.
+// 8-aligned: u64 id | f64 time | u32 head_len | u32 schema_len | u32
+// block_count | u8 codec 0 | 3 × u8 0 | u32 data_len (the blocks' raw bytes)
+// | u32 0 | block table (u8 element size | 3 × u8 0 | u32 raw_len) | the
+// JSON head | the JSON schema | each block at the next 8-byte boundary. The
+// addon encodes these into stored frames and decodes frames back into this
+// form, so a decoded column is a view, never a copy.
 import { CheckpointError } from '../errors.js';
-import { native } from '../native.js';
-import { DTYPES, isDtype, type Dtype, type Tensor, type TensorDict, type TypedArray } from '../tensors.js';
-import type { BlockSource, ColumnHead, FeatureHead, NormalizedRecord, RecordHead } from './validate.js';
+import { DTYPES, isDtype, type Dtype, type TensorDict, type TypedArray } from '../tensors.js';
+import type { BlockSource, ColumnHead, FeatureHead, NormalizedRecord, RecordHead, RecordSchema } from './validate.js';
 import type { Column, DataFrame, StoredEpisode } from './types.js';
 
-const HEADER = 32;
+const HEADER = 40;
 const ENTRY = 8;
 /** Largest raw record the native side accepts (its stored-payload limit). */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 const align8 = (n: number) => (n + 7) & ~7;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Bytes the raw form of a record with this head and these blocks takes. */
-export function rawSize(headBytes: number, blocks: readonly BlockSource[]): number {
-  let at = HEADER + blocks.length * ENTRY + headBytes;
+/** Bytes the raw form of a record with this head, schema and these blocks takes. */
+export function rawSize(textBytes: number, blocks: readonly BlockSource[]): number {
+  let at = HEADER + blocks.length * ENTRY + textBytes;
   for (const b of blocks) at = align8(at) + b.data.byteLength;
   return align8(at);
 }
@@ -37,7 +36,7 @@ export class Batch {
   }
 
   /** Copies the record in; its arrays may change as soon as this returns. */
-  add(id: number, record: NormalizedRecord, headBytes: number, size: number): void {
+  add(id: number, record: NormalizedRecord, headBytes: number, schemaBytes: number, size: number): void {
     this.reserve(size);
     const buf = this.buffer;
     const start = this.used;
@@ -46,28 +45,25 @@ export class Batch {
     buf.writeUInt32LE(Math.floor(id / 0x1_0000_0000), start + 4);
     buf.writeDoubleLE(record.time, start + 8);
     buf.writeUInt32LE(headBytes, start + 16);
-    buf.writeUInt32LE(record.blocks.length, start + 20);
+    buf.writeUInt32LE(schemaBytes, start + 20);
+    buf.writeUInt32LE(record.blocks.length, start + 24);
     let at = start + HEADER + record.blocks.length * ENTRY;
-    buf.write(record.head, at, headBytes, 'utf8');
-    at += headBytes;
+    at += buf.write(record.head, at, headBytes, 'utf8');
+    at += buf.write(record.schema, at, schemaBytes, 'utf8');
     let dataLen = 0;
-    const sources: ArrayBufferView[] = [];
-    const offsets: number[] = [];
     record.blocks.forEach((b, i) => {
       const entry = start + HEADER + i * ENTRY;
+      const len = b.data.byteLength;
       buf[entry] = b.elem;
-      buf.writeUInt32LE(b.data.byteLength, entry + 4);
+      buf.writeUInt32LE(len, entry + 4);
       at = start + align8(at - start);
-      if (b.data.byteLength > 0) {
-        sources.push(b.data);
-        offsets.push(at);
-      }
-      at += b.data.byteLength;
-      dataLen += b.data.byteLength;
+      // A byte view per block and TypedArray.set: measured 3× faster than one
+      // native copy call for 33 small blocks (N-API costs per argument).
+      buf.set(b.data instanceof Uint8Array ? b.data : new Uint8Array(b.data.buffer, b.data.byteOffset, len), at);
+      at += len;
+      dataLen += len;
     });
-    buf.writeUInt32LE(dataLen, start + 28);
-    // One native call copies every block: no view per column on this thread.
-    native.snapshot(sources, buf, offsets, 1);
+    buf.writeUInt32LE(dataLen, start + 32);
     this.used = start + size;
     this.count++;
   }
@@ -101,66 +97,80 @@ function corrupt(message: string): CheckpointError {
   return new CheckpointError('E_CORRUPT', message);
 }
 
+// ---- decoding ----------------------------------------------------------------------
+
+type Kind = 'a' | 't' | 's';
+/** One block as the schema describes it, checked once per distinct schema. */
+interface BlockPlan {
+  name: string;
+  /** How messages name it: frame column "x", frame index, feature "y". */
+  label: string;
+  kind: Kind;
+  dtype: Dtype | null;
+  shape: number[] | null;
+}
+interface Plan {
+  columns: BlockPlan[] | null;
+  index: BlockPlan | null;
+  features: BlockPlan[] | null;
+  blocks: number;
+}
+
 function checkDtype(value: unknown, what: string): Dtype {
   if (!isDtype(value)) throw new CheckpointError('E_VERSION', `${what} has unknown dtype ${JSON.stringify(value)} (written by a newer tensorkeep?)`);
   return value;
 }
 
-const REWARD_NAMES: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity, '-0': -0 };
+function checkKind(value: unknown, what: string, strings: boolean): Kind {
+  if (value === 'a' || value === 't' || (strings && value === 's')) return value;
+  throw new CheckpointError('E_VERSION', `${what} has unknown kind ${JSON.stringify(value)}`);
+}
 
-/** Decodes the raw-form record at `start` of `buffer`; its arrays are views of the buffer. */
-export function decodeRecord(buffer: ArrayBuffer, start: number): StoredEpisode {
-  const view = new DataView(buffer, start);
-  const id = view.getUint32(0, true) + view.getUint32(4, true) * 0x1_0000_0000;
-  if (!Number.isSafeInteger(id)) throw corrupt(`record id ${id} is not a safe integer`);
-  const time = view.getFloat64(8, true);
-  const headLen = view.getUint32(16, true);
-  const count = view.getUint32(20, true);
-  let at = HEADER + count * ENTRY;
-  const headBytes = new Uint8Array(buffer, start + at, headLen);
-  at += headLen;
-  const blocks: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const len = view.getUint32(HEADER + i * ENTRY + 4, true);
-    at = align8(at);
-    blocks.push(new Uint8Array(buffer, start + at, len));
-    at += len;
-  }
-  let head: RecordHead;
+function planOf(json: string): Plan {
+  let raw: RecordSchema;
   try {
-    head = JSON.parse(utf8.decode(headBytes));
+    raw = json === '' ? {} : JSON.parse(json);
   } catch (err) {
-    throw corrupt(`record ${id}: head is not UTF-8 JSON (${(err as Error).message})`);
+    throw corrupt(`schema is not JSON (${(err as Error).message})`);
   }
-  if (head === null || typeof head !== 'object' || typeof head.model !== 'string') throw corrupt(`record ${id}: head has no model`);
-  const out: StoredEpisode = { id, time, model: head.model };
-  if (head.episode !== undefined) out.episode = head.episode;
-  if (head.step !== undefined) out.step = head.step;
-  if (head.action !== undefined) out.action = head.action as StoredEpisode['action'];
-  if (head.reward !== undefined) out.reward = typeof head.reward === 'string' ? REWARD_NAMES[head.reward] : head.reward;
-  if (head.context !== undefined) out.context = head.context as StoredEpisode['context'];
-  let next = 0;
-  const take = (what: string) => {
-    if (next >= blocks.length) throw corrupt(`record ${id}: the head names more blocks (${what}) than the record holds (${blocks.length})`);
-    return blocks[next++];
+  if (raw === null || typeof raw !== 'object') throw corrupt('schema is not an object');
+  const named = (list: unknown, what: string, strings: boolean, shaped: boolean): BlockPlan[] => {
+    if (!Array.isArray(list)) throw corrupt(`schema ${what} is not a list`);
+    return list.map((e: unknown) => {
+      const [name, kind, dtype, shape] = Array.isArray(e) ? e : [];
+      if (typeof name !== 'string') throw corrupt(`schema ${what} entry is malformed`);
+      const k = checkKind(kind, `${what} "${name}"`, strings);
+      if (shaped && !(Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0))) throw corrupt(`schema ${what} "${name}" has a malformed shape`);
+      const label = `${what} "${name}"`;
+      return { name, label, kind: k, dtype: k === 's' ? null : checkDtype(dtype, label), shape: shaped ? shape : null };
+    });
   };
-  if (head.frame !== undefined) out.frame = decodeFrame(id, head.frame, take);
-  if (head.features !== undefined) out.features = decodeFeatures(id, head.features, take);
-  if (next !== blocks.length) throw corrupt(`record ${id} holds ${blocks.length} blocks, its head names ${next}`);
-  return out;
+  const columns = raw.columns === undefined ? null : named(raw.columns, 'frame column', true, false);
+  let index: BlockPlan | null = null;
+  if (raw.index !== undefined) {
+    if (!Array.isArray(raw.index)) throw corrupt('schema index is malformed');
+    const kind = checkKind(raw.index[0], 'frame index', false);
+    index = { name: 'index', label: 'frame index', kind, dtype: checkDtype(raw.index[1], 'frame index'), shape: null };
+  }
+  const features = raw.features === undefined ? null : named(raw.features as FeatureHead[] | ColumnHead[], 'feature', false, true);
+  return { columns, index, features, blocks: (columns?.length ?? 0) + (index ? 1 : 0) + (features?.length ?? 0) };
 }
 
-function numeric(id: number, what: string, kind: unknown, dtypeName: unknown, shape: number[] | null, bytes: Uint8Array): TypedArray | Tensor {
-  const dtype = checkDtype(dtypeName, `record ${id}: ${what}`);
-  const size = DTYPES[dtype].size;
-  if (bytes.byteLength % size !== 0) throw corrupt(`record ${id}: ${what} holds ${bytes.byteLength} bytes, not a whole number of ${dtype}`);
-  const data = new DTYPES[dtype].array(bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
-  const dims = shape ?? [data.length];
-  if (dims.reduce((a, b) => a * b, 1) !== data.length) throw corrupt(`record ${id}: ${what} has shape [${dims.join(', ')}] but ${data.length} elements`);
-  if (kind === 'a') return data;
-  if (kind === 't') return { dtype, shape: dims, data };
-  throw corrupt(`record ${id}: ${what} has unknown kind ${JSON.stringify(kind)}`);
+/** Parsed schemas by their JSON: a stream repeats a few. */
+const plans = new Map<string, Plan>();
+const MAX_PLANS = 64;
+
+function planFor(json: string): Plan {
+  let plan = plans.get(json);
+  if (!plan) {
+    plan = planOf(json);
+    if (plans.size >= MAX_PLANS) plans.clear();
+    plans.set(json, plan);
+  }
+  return plan;
 }
+
+const REWARD_NAMES: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity, '-0': -0 };
 
 function parseStrings(id: number, what: string, bytes: Uint8Array): string[] {
   let value: unknown;
@@ -173,38 +183,70 @@ function parseStrings(id: number, what: string, bytes: Uint8Array): string[] {
   return value;
 }
 
-function decodeFrame(id: number, frame: NonNullable<RecordHead['frame']>, take: (what: string) => Uint8Array): DataFrame {
-  if (typeof frame !== 'object' || frame === null || !Array.isArray(frame.columns) || !Number.isSafeInteger(frame.rows))
-    throw corrupt(`record ${id}: frame head is malformed`);
-  const columns: Record<string, Column> = {};
-  for (const col of frame.columns as ColumnHead[]) {
-    if (!Array.isArray(col) || typeof col[0] !== 'string') throw corrupt(`record ${id}: frame column head is malformed`);
-    const what = `frame column "${col[0]}"`;
-    const bytes = take(what);
-    let value: Column;
-    if (col[1] === 's') {
-      value = parseStrings(id, what, bytes);
-    } else value = numeric(id, what, col[1], col[2], null, bytes) as Column;
-    const rows = Array.isArray(value) ? value.length : ArrayBuffer.isView(value) ? value.length : value.shape[0];
-    if (rows !== frame.rows) throw corrupt(`record ${id}: ${what} has ${rows} rows, the frame ${frame.rows}`);
-    columns[col[0]] = value;
+/** Decodes the raw-form record at `start` of `buffer` (8-aligned); its arrays are views of the buffer. */
+export function decodeRecord(buffer: ArrayBuffer, start: number, words = new Uint32Array(buffer), doubles = new Float64Array(buffer)): StoredEpisode {
+  const w = start / 4;
+  const id = words[w] + words[w + 1] * 0x1_0000_0000;
+  if (!Number.isSafeInteger(id)) throw corrupt(`record id ${id} is not a safe integer`);
+  const time = doubles[start / 8 + 1];
+  const headLen = words[w + 4];
+  const schemaLen = words[w + 5];
+  const count = words[w + 6];
+  let at = start + HEADER + count * ENTRY;
+  let head: RecordHead;
+  let plan: Plan;
+  try {
+    head = JSON.parse(utf8.decode(new Uint8Array(buffer, at, headLen)));
+    plan = planFor(schemaLen ? utf8.decode(new Uint8Array(buffer, at + headLen, schemaLen)) : '');
+  } catch (err) {
+    if (err instanceof CheckpointError) throw new CheckpointError(err.code, `record ${id}: ${err.message}`);
+    throw corrupt(`record ${id}: head is not UTF-8 JSON (${(err as Error).message})`);
   }
-  const out: DataFrame = { columns };
-  if (frame.index !== undefined) {
-    if (!Array.isArray(frame.index)) throw corrupt(`record ${id}: frame index head is malformed`);
-    out.index = numeric(id, 'frame index', frame.index[0], frame.index[1], [frame.rows], take('frame index'));
+  at += headLen + schemaLen;
+  if (head === null || typeof head !== 'object' || typeof head.model !== 'string') throw corrupt(`record ${id}: head has no model`);
+  if (plan.blocks !== count) throw corrupt(`record ${id} holds ${count} blocks, its schema names ${plan.blocks}`);
+  const out: StoredEpisode = { id, time, model: head.model };
+  if (head.episode !== undefined) out.episode = head.episode;
+  if (head.step !== undefined) out.step = head.step;
+  if (head.action !== undefined) out.action = head.action as StoredEpisode['action'];
+  if (head.reward !== undefined) out.reward = typeof head.reward === 'string' ? REWARD_NAMES[head.reward] : head.reward;
+  if (head.context !== undefined) out.context = head.context as StoredEpisode['context'];
+  let block = 0;
+  /** The next block, as the plan entry says: a TypedArray view, a tensor, or strings. */
+  const take = (p: BlockPlan, rows: number | null): Column => {
+    const len = words[w + HEADER / 4 + 2 * block + 1];
+    block++;
+    at = align8(at - start) + start;
+    const offset = at;
+    at += len;
+    const what = `record ${id}: ${p.label}`;
+    if (p.kind === 's') {
+      const strings = parseStrings(id, p.label, new Uint8Array(buffer, offset, len));
+      if (strings.length !== rows) throw corrupt(`${what} has ${strings.length} rows, the frame ${rows}`);
+      return strings;
+    }
+    const info = DTYPES[p.dtype!];
+    if (len % info.size !== 0) throw corrupt(`${what} holds ${len} bytes, not a whole number of ${p.dtype}`);
+    const data: TypedArray = new info.array(buffer, offset, len / info.size);
+    const shape = p.shape ?? [data.length];
+    if (rows !== null && data.length !== rows) throw corrupt(`${what} has ${data.length} rows, the frame ${rows}`);
+    if (p.shape && p.shape.reduce((a, b) => a * b, 1) !== data.length) throw corrupt(`${what} has shape [${shape.join(', ')}] but ${data.length} elements`);
+    return p.kind === 'a' ? data : { dtype: p.dtype!, shape, data };
+  };
+  if (plan.columns) {
+    const rows = head.rows;
+    if (!Number.isSafeInteger(rows)) throw corrupt(`record ${id}: a frame without rows`);
+    const columns: Record<string, Column> = {};
+    for (const p of plan.columns) columns[p.name] = take(p, rows!);
+    const frame: DataFrame = { columns };
+    if (plan.index) frame.index = take(plan.index, rows!) as DataFrame['index'];
+    out.frame = frame;
   }
-  return out;
-}
-
-function decodeFeatures(id: number, features: FeatureHead[], take: (what: string) => Uint8Array): TensorDict {
-  if (!Array.isArray(features)) throw corrupt(`record ${id}: features head is malformed`);
-  const out: TensorDict = {};
-  for (const f of features) {
-    if (!Array.isArray(f) || typeof f[0] !== 'string' || !Array.isArray(f[3]) || !f[3].every((d) => Number.isSafeInteger(d) && d >= 0))
-      throw corrupt(`record ${id}: feature head is malformed`);
-    const what = `feature "${f[0]}"`;
-    out[f[0]] = numeric(id, what, f[1], f[2], f[3], take(what));
+  if (plan.features) {
+    const features: TensorDict = {};
+    for (const p of plan.features) features[p.name] = take(p, null) as TensorDict[string];
+    out.features = features;
   }
+  if (block !== count) throw corrupt(`record ${id} holds ${count} blocks, its schema places ${block}`);
   return out;
 }

@@ -17,7 +17,7 @@ export interface BlockSource {
 export type ColumnHead = [name: string, kind: 'a' | 't', dtype: Dtype] | [name: string, kind: 's'];
 export type FeatureHead = [name: string, kind: 'a' | 't', dtype: Dtype, shape: number[]];
 
-/** The record's JSON head (block 0); see docs/FORMAT.md, "Episode record head". */
+/** The record's own JSON head; see docs/FORMAT.md, "Record". */
 export interface RecordHead {
   model: string;
   episode?: number | string;
@@ -25,7 +25,14 @@ export interface RecordHead {
   action?: unknown;
   reward?: number | string;
   context?: unknown;
-  frame?: { rows: number; columns: ColumnHead[]; index?: ['a' | 't', Dtype] };
+  /** Rows of the frame; present exactly when the record has a frame. */
+  rows?: number;
+}
+
+/** What the blocks are: consecutive records usually share it, so a reader parses it once. */
+export interface RecordSchema {
+  columns?: ColumnHead[];
+  index?: ['a' | 't', Dtype];
   features?: FeatureHead[];
 }
 
@@ -33,7 +40,9 @@ export interface NormalizedRecord {
   time: number;
   model: string;
   head: string;
-  /** The data blocks, in head order: frame columns, frame index, features. */
+  /** JSON of the RecordSchema; empty when the record has neither frame nor features. */
+  schema: string;
+  /** The data blocks, in schema order: frame columns, frame index, features. */
   blocks: BlockSource[];
 }
 
@@ -104,7 +113,7 @@ function tensorOf(what: string, name: string, value: unknown) {
   }
 }
 
-function frameBlocks(frame: unknown, blocks: BlockSource[]): RecordHead['frame'] {
+function frameBlocks(frame: unknown, blocks: BlockSource[], schema: RecordSchema): number {
   if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) throw badInput(`Expected an object {columns, index?} for frame but received ${describe(frame)}`);
   for (const key of Object.keys(frame)) if (key !== 'columns' && key !== 'index') throw badInput(`Unknown field frame.${key}; expected columns, index`);
   const { columns, index } = frame as DataFrame;
@@ -121,17 +130,15 @@ function frameBlocks(frame: unknown, blocks: BlockSource[]): RecordHead['frame']
     else if (length !== rows) throw badInput(`frame columns differ in length: "${first}" has ${rows} rows, "${name}" has ${length}`);
     heads.push(head);
   }
-  const out: NonNullable<RecordHead['frame']> = { rows: rows ?? 0, columns: heads };
-  if (index !== undefined) {
-    if (Array.isArray(index)) throw badInput('frame.index must be a TypedArray or {dtype, shape, data}, not strings');
-    const { dtype, shape, data } = tensorOf('frame.index', 'index', index);
-    if (shape.length !== 1) throw badInput(`frame.index must be 1-D but has shape [${shape.join(', ')}]`);
-    if (rows !== null && shape[0] !== rows) throw badInput(`frame.index has ${shape[0]} entries but the columns have ${rows} rows`);
-    out.rows = shape[0];
-    out.index = [ArrayBuffer.isView(index) ? 'a' : 't', dtype];
-    blocks.push({ data, elem: DTYPES[dtype].size });
-  }
-  return out;
+  schema.columns = heads;
+  if (index === undefined) return rows ?? 0;
+  if (Array.isArray(index)) throw badInput('frame.index must be a TypedArray or {dtype, shape, data}, not strings');
+  const { dtype, shape, data } = tensorOf('frame.index', 'index', index);
+  if (shape.length !== 1) throw badInput(`frame.index must be 1-D but has shape [${shape.join(', ')}]`);
+  if (rows !== null && shape[0] !== rows) throw badInput(`frame.index has ${shape[0]} entries but the columns have ${rows} rows`);
+  schema.index = [ArrayBuffer.isView(index) ? 'a' : 't', dtype];
+  blocks.push({ data, elem: DTYPES[dtype].size });
+  return shape[0];
 }
 
 function featureBlocks(features: unknown, blocks: BlockSource[]): FeatureHead[] {
@@ -170,7 +177,8 @@ export function normalizeRecord(input: unknown): NormalizedRecord {
     head.context = r.context;
   }
   const blocks: BlockSource[] = [];
-  if (r.frame !== undefined) head.frame = frameBlocks(r.frame, blocks);
-  if (r.features !== undefined) head.features = featureBlocks(r.features, blocks);
-  return { time: r.time, model: r.model, head: JSON.stringify(head), blocks };
+  const schema: RecordSchema = {};
+  if (r.frame !== undefined) head.rows = frameBlocks(r.frame, blocks, schema);
+  if (r.features !== undefined) schema.features = featureBlocks(r.features, blocks);
+  return { time: r.time, model: r.model, head: JSON.stringify(head), schema: r.frame !== undefined || r.features !== undefined ? JSON.stringify(schema) : '', blocks };
 }
