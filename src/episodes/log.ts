@@ -31,13 +31,21 @@ export interface EpisodeContext {
   keep?: EpisodeRetention;
 }
 
-interface Pending {
-  id: number;
-  time: number;
-  model: string;
+/** The records of one commit, as the index needs them, and the promise they share. */
+interface PendingBatch {
+  ids: number[];
+  times: number[];
+  models: string[];
   durable: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
+}
+
+function pendingBatch(): PendingBatch {
+  let settle!: Pick<PendingBatch, 'resolve' | 'reject'>;
+  const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  durable.catch(() => undefined); // failures also go to stats, the logger and the 'error' event
+  return { ids: [], times: [], models: [], durable, ...settle };
 }
 
 /** Adjacent index blocks of one segment read with one call, up to this many bytes. */
@@ -70,8 +78,8 @@ export class EpisodeLog {
   private nextId: number;
   private batch: Batch;
   private spare: Batch | null = null;
-  private pending: Pending[] = [];
-  private inflight: Pending[] = [];
+  private pending: PendingBatch | null = null;
+  private inflight: PendingBatch | null = null;
   private timer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
   private due = false;
@@ -142,10 +150,11 @@ export class EpisodeLog {
     if (size > MAX_RECORD_BYTES) throw badInput(`episode record of ${size} bytes exceeds the limit of ${MAX_RECORD_BYTES}`);
     const id = this.nextId++;
     this.batch.add(id, normalized, headBytes, schemaBytes, size);
-    let settle!: Pick<Pending, 'resolve' | 'reject'>;
-    const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-    durable.catch(() => undefined); // failures also go to stats, the logger and the 'error' event
-    this.pending.push({ id, time: normalized.time, model: normalized.model, durable, ...settle });
+    // One promise per commit, shared by its records: they are acknowledged together.
+    const pending = (this.pending ??= pendingBatch());
+    pending.ids.push(id);
+    pending.times.push(normalized.time);
+    pending.models.push(normalized.model);
     this.counters.appended++;
     this.counters.appendedBytes += size;
     if (this.batch.used >= this.settings.batchBytes) this.kick();
@@ -153,7 +162,7 @@ export class EpisodeLog {
       this.timer = null;
       this.kick();
     }, this.settings.commitMs);
-    return { id, durable };
+    return { id, durable: pending.durable };
   }
 
   /**
@@ -212,7 +221,7 @@ export class EpisodeLog {
       lastId: blocks.length ? blocks[blocks.length - 1].lastId : null,
       minTime: ranges.length ? Math.min(...ranges.map((r) => r.min)) : null,
       maxTime: ranges.length ? Math.max(...ranges.map((r) => r.max)) : null,
-      pending: this.pending.length + this.inflight.length,
+      pending: (this.pending?.ids.length ?? 0) + (this.inflight?.ids.length ?? 0),
       ...structuredClone(this.counters),
     };
   }
@@ -224,7 +233,7 @@ export class EpisodeLog {
       this.due = true;
       return;
     }
-    if (this.pending.length === 0) return;
+    if (!this.pending) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.committing = this.commit().finally(() => {
@@ -238,28 +247,30 @@ export class EpisodeLog {
 
   private async commit(): Promise<void> {
     const batch = this.batch;
-    const records = (this.inflight = this.pending);
-    this.pending = [];
+    const records = (this.inflight = this.pending!);
+    this.pending = null;
     this.batch = this.spare ?? new Batch(batch.capacity);
     this.spare = null;
     const writer = this.writer!;
+    const count = records.ids.length;
     try {
-      if (this.needsRoll || writer.broken() || this.active!.bytes >= this.settings.segmentBytes) await this.roll(records[0].id);
+      if (this.needsRoll || writer.broken() || this.active!.bytes >= this.settings.segmentBytes) await this.roll(records.ids[0]);
       const written = await callNativeAsync(() => writer.commit(batch.view(), batch.count, this.settings.codec));
       const active = this.active!;
-      records.forEach((r, i) => indexRecord(active, { offset: written[2 * i], frameBytes: written[2 * i + 1], id: r.id, time: r.time, model: r.model }, this.settings.indexBytes));
+      for (let i = 0; i < count; i++)
+        indexRecord(active, { offset: written[2 * i], frameBytes: written[2 * i + 1], id: records.ids[i], time: records.times[i], model: records.models[i] }, this.settings.indexBytes);
       active.bytes = writer.size();
       this.counters.commits++;
-      this.counters.acknowledged += records.length;
-      for (const r of records) r.resolve();
+      this.counters.acknowledged += count;
+      records.resolve();
     } catch (err) {
       if (writer.broken()) this.needsRoll = true;
-      this.counters.failed += records.length;
-      for (const r of records) r.reject(err);
-      this.ctx.logger.error({ stream: this.stream, records: records.length, err }, 'episode commit failed');
-      this.ctx.emit('error', Object.assign(err instanceof Error ? err : new Error(String(err)), { stream: this.stream, ids: [records[0].id, records.at(-1)!.id] }));
+      this.counters.failed += count;
+      records.reject(err);
+      this.ctx.logger.error({ stream: this.stream, records: count, err }, 'episode commit failed');
+      this.ctx.emit('error', Object.assign(err instanceof Error ? err : new Error(String(err)), { stream: this.stream, ids: [records.ids[0], records.ids[count - 1]] }));
     } finally {
-      this.inflight = [];
+      this.inflight = null;
       batch.reset(this.settings.batchBytes);
       this.spare = batch;
     }
@@ -299,8 +310,8 @@ export class EpisodeLog {
 
   /** Commits what is pending and waits until every record appended so far has settled. */
   private async settled(): Promise<void> {
-    const waiting = [...this.inflight, ...this.pending].map((r) => r.durable);
-    if (this.pending.length) this.kick();
+    const waiting = [this.inflight?.durable, this.pending?.durable];
+    if (this.pending) this.kick();
     await Promise.allSettled(waiting);
   }
 

@@ -82,23 +82,27 @@ export function checkQuery(query: unknown, what = 'replay query'): ReplayQuery {
   return q as ReplayQuery;
 }
 
-function columnBlock(name: string, column: Column, blocks: BlockSource[]): { head: ColumnHead; length: number } {
-  if (Array.isArray(column)) {
-    for (let i = 0; i < column.length; i++)
-      if (typeof column[i] !== 'string') throw badInput(`frame column "${name}": expected strings but element ${i} is ${describe(column[i])}`);
-    blocks.push({ data: Buffer.from(JSON.stringify(column), 'utf8'), elem: 1 });
-    return { head: [name, 's'], length: column.length };
-  }
+/** Adds the column's block and returns its schema entry; `rows` gets its length. */
+function columnBlock(name: string, column: Column, blocks: BlockSource[], rows: { n: number }): ColumnHead {
   // The common case, a bare non-empty TypedArray, needs no more checks (an empty one may be detached).
   const implied = impliedDtype(column);
   if (implied && (column as TypedArray).byteLength > 0) {
     blocks.push({ data: column as TypedArray, elem: DTYPES[implied].size });
-    return { head: [name, 'a', implied], length: (column as TypedArray).length };
+    rows.n = (column as TypedArray).length;
+    return [name, 'a', implied];
+  }
+  if (Array.isArray(column)) {
+    for (let i = 0; i < column.length; i++)
+      if (typeof column[i] !== 'string') throw badInput(`frame column "${name}": expected strings but element ${i} is ${describe(column[i])}`);
+    blocks.push({ data: Buffer.from(JSON.stringify(column), 'utf8'), elem: 1 });
+    rows.n = column.length;
+    return [name, 's'];
   }
   const { dtype, shape, data } = tensorOf(`frame column "${name}"`, name, column);
   if (shape.length !== 1) throw badInput(`frame column "${name}" must be 1-D but has shape [${shape.join(', ')}]`);
   blocks.push({ data, elem: DTYPES[dtype].size });
-  return { head: [name, ArrayBuffer.isView(column) ? 'a' : 't', dtype], length: shape[0] };
+  rows.n = shape[0];
+  return [name, ArrayBuffer.isView(column) ? 'a' : 't', dtype];
 }
 
 /** The validated tensor behind a column, index or feature; messages name `what`. */
@@ -122,13 +126,14 @@ function frameBlocks(frame: unknown, blocks: BlockSource[], schema: RecordSchema
   const heads: ColumnHead[] = [];
   let rows: number | null = null;
   let first = '';
-  for (const [name, column] of Object.entries(columns)) {
-    if (Buffer.byteLength(name, 'utf8') > MAX_COLUMN_NAME_BYTES || !name.isWellFormed())
+  const length = { n: 0 };
+  for (const name of Object.keys(columns)) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only long names need counting.
+    if ((name.length * 3 > MAX_COLUMN_NAME_BYTES && Buffer.byteLength(name, 'utf8') > MAX_COLUMN_NAME_BYTES) || !name.isWellFormed())
       throw badInput(`frame column name "${name.slice(0, 40)}" must be well-formed and at most ${MAX_COLUMN_NAME_BYTES} bytes`);
-    const { head, length } = columnBlock(name, column, blocks);
-    if (rows === null) [rows, first] = [length, name];
-    else if (length !== rows) throw badInput(`frame columns differ in length: "${first}" has ${rows} rows, "${name}" has ${length}`);
-    heads.push(head);
+    heads.push(columnBlock(name, (columns as Record<string, Column>)[name], blocks, length));
+    if (rows === null) [rows, first] = [length.n, name];
+    else if (length.n !== rows) throw badInput(`frame columns differ in length: "${first}" has ${rows} rows, "${name}" has ${length.n}`);
   }
   schema.columns = heads;
   if (index === undefined) return rows ?? 0;
@@ -180,5 +185,28 @@ export function normalizeRecord(input: unknown): NormalizedRecord {
   const schema: RecordSchema = {};
   if (r.frame !== undefined) head.rows = frameBlocks(r.frame, blocks, schema);
   if (r.features !== undefined) schema.features = featureBlocks(r.features, blocks);
-  return { time: r.time, model: r.model, head: JSON.stringify(head), schema: r.frame !== undefined || r.features !== undefined ? JSON.stringify(schema) : '', blocks };
+  const hasSchema = r.frame !== undefined || r.features !== undefined;
+  return { time: r.time, model: r.model, head: JSON.stringify(head), schema: hasSchema ? schemaJson(schema) : '', blocks };
+}
+
+/** The last schema written and its JSON: consecutive records of a stream usually share it. */
+let lastSchema: { schema: RecordSchema; json: string } | null = null;
+
+const sameList = (a: unknown[] | undefined, b: unknown[] | undefined): boolean => {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (x !== y && !(Array.isArray(x) && Array.isArray(y) && sameList(x, y))) return false;
+  }
+  return true;
+};
+
+function schemaJson(schema: RecordSchema): string {
+  const last = lastSchema?.schema;
+  if (last && sameList(last.columns, schema.columns) && sameList(last.index, schema.index) && sameList(last.features, schema.features))
+    return lastSchema!.json;
+  const json = JSON.stringify(schema);
+  lastSchema = { schema, json };
+  return json;
 }
