@@ -50,6 +50,8 @@ function pendingBatch(): PendingBatch {
 
 /** Adjacent index blocks of one segment read with one call, up to this many bytes. */
 const READ_BYTES = 4 * 1024 * 1024;
+/** Reads a replay keeps in flight. */
+const READ_AHEAD = 2;
 /** Columns, index and features of one record (the block table's limit). */
 const MAX_BLOCKS = 65_536;
 
@@ -322,17 +324,22 @@ export class EpisodeLog {
     const runs = this.plan(q);
     const heap = new TinyQueue<StoredEpisode>([], byTimeThenId);
     const opened = new Set<SegmentInfo>();
-    const start = (i: number) => {
+    // Reads run READ_AHEAD runs ahead of the merge, so decoding (on the libuv
+    // pool) overlaps building the records on this thread.
+    const reads = new Map<number, Promise<StoredEpisode[]>>();
+    const fetch = (i: number) => {
+      if (i >= runs.length || reads.has(i)) return;
       const read = this.readRun(runs[i], opened);
       read.catch(() => undefined); // awaited below, unless the caller stops early
-      return read;
+      reads.set(i, read);
     };
-    let next = runs.length ? start(0) : null;
+    for (let i = 0; i < READ_AHEAD; i++) fetch(i);
     for (let i = 0; ;) {
       // Records of runs not read yet are no earlier than the next run's first time.
       if (i < runs.length && (heap.length === 0 || runs[i].minTime <= heap.peek()!.time)) {
-        const records = await next!;
-        next = ++i < runs.length ? start(i) : null;
+        const records = await reads.get(i)!;
+        reads.delete(i);
+        fetch(++i + READ_AHEAD - 1);
         for (const r of records) if (matches(r, q)) heap.push(r);
         continue;
       }
