@@ -6,12 +6,13 @@
 
 #include "errors.h"
 #include "file_io.h"
+#include "parallel.h"
 #include "store_ops.h"
 #include "syscall_seam.h"
 
 namespace tk::episodes {
 
-EpisodeWriter::EpisodeWriter(const std::string& segment_path, uint64_t valid_bytes, int level) : encoder_(level) {
+EpisodeWriter::EpisodeWriter(const std::string& segment_path, uint64_t valid_bytes, int level) : level_(level) {
   open_segment(segment_path, valid_bytes);
 }
 
@@ -69,23 +70,41 @@ std::vector<WrittenRecord> EpisodeWriter::commit(const uint8_t* batch, size_t le
   if (fd_ < 0) throw Error(ErrorCode::Io, "episode writer has no open segment");
   if (broken_)
     throw Error(ErrorCode::Io, path_ + ": a failed commit could not be cut back; continue in a new segment");
-  std::vector<WrittenRecord> written;
-  written.reserve(count);
-  frames_.clear();
+  std::vector<Record> records;
+  records.reserve(count);
   size_t at = 0;
   for (size_t i = 0; i < count; i++) {
-    Record r = parse_record(batch + at, len - at, true, "record " + std::to_string(i) + " of the batch");
-    size_t before = frames_.size();
-    encoder_.encode(r, codec, frames_);
-    written.push_back({size_ + before, frames_.size() - before});
-    at += r.bytes;
+    records.push_back(parse_record(batch + at, len - at, true, "record " + std::to_string(i) + " of the batch"));
+    at += records.back().bytes;
   }
   if (at != len)
     throw Error(ErrorCode::BadInput, "batch of " + std::to_string(len) + " bytes holds " + std::to_string(at) +
                                          " bytes of " + std::to_string(count) + " records");
-  if (int err = pwrite_all(fd_, frames_.data(), frames_.size(), size_)) roll_back(err, "pwrite");
+  // Contiguous runs of records, one per thread, each encoded into its own
+  // buffer; the buffers are written one after the other.
+  const size_t parts = size_t(threads_for(len, hardware_threads(), kMinCodecBytesPerThread));
+  while (encoders_.size() < parts) encoders_.push_back(std::make_unique<RecordEncoder>(level_));
+  if (frames_.size() < parts) frames_.resize(parts);
+  std::vector<size_t> frame_end(count);
+  auto first_of = [&](size_t part) { return count * part / parts; };
+  parallel_for(parts, int(parts), [&](size_t part, int) {
+    std::vector<uint8_t>& out = frames_[part];
+    out.clear();
+    for (size_t i = first_of(part); i < first_of(part + 1); i++) {
+      encoders_[part]->encode(records[i], codec, out);
+      frame_end[i] = out.size();
+    }
+  });
+  std::vector<WrittenRecord> written(count);
+  uint64_t end = size_;
+  for (size_t part = 0; part < parts; part++) {
+    for (size_t i = first_of(part), prev = 0; i < first_of(part + 1); prev = frame_end[i++])
+      written[i] = {end + prev, frame_end[i] - prev};
+    if (int err = pwrite_all(fd_, frames_[part].data(), frames_[part].size(), end)) roll_back(err, "pwrite");
+    end += frames_[part].size();
+  }
   if (sys::fsync(fd_) != 0) roll_back(errno, "fsync");
-  size_ += frames_.size();
+  size_ = end;
   return written;
 }
 

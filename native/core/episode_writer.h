@@ -46,7 +46,8 @@ class EpisodeWriter {
   void roll(const Roll& roll);
 
   // Encodes `count` raw-form records laid out back to back in batch[0, len)
-  // (each 8-aligned), appends their frames with one pwrite and fsyncs. On a
+  // (each 8-aligned; a large batch on several threads), appends their frames
+  // and fsyncs. On a
   // failed write or fsync the segment is cut back to its previous size and
   // the call throws: none of the batch is acknowledged, and the writer stays
   // usable. A failed cut-back makes the writer broken().
@@ -66,8 +67,10 @@ class EpisodeWriter {
   int fd_ = -1;
   uint64_t size_ = 0;
   bool broken_ = false;
-  RecordEncoder encoder_;
-  std::vector<uint8_t> frames_;  // reused across commits
+  int level_;
+  // One encoder and one output buffer per encoding thread, reused across commits.
+  std::vector<std::unique_ptr<RecordEncoder>> encoders_;
+  std::vector<std::vector<uint8_t>> frames_;
 };
 
 }  // namespace tk::episodes
