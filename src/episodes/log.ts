@@ -50,6 +50,9 @@ function pendingBatch(): PendingBatch {
 
 /** Adjacent index blocks of one segment read with one call, up to this many bytes. */
 const READ_BYTES = 4 * 1024 * 1024;
+/** Batch buffers kept for reuse, and the room a new one has beyond batchBytes. */
+const MAX_SPARE_BATCHES = 4;
+const BATCH_SLACK = 1024 * 1024;
 /** Reads a replay keeps in flight. */
 const READ_AHEAD = 2;
 /** Columns, index and features of one record (the block table's limit). */
@@ -79,7 +82,8 @@ export class EpisodeLog {
   private writer: NativeEpisodeWriter | null;
   private nextId: number;
   private batch: Batch;
-  private spare: Batch | null = null;
+  /** Committed batch buffers, kept for reuse: written pages copy at memory speed, fresh ones fault in page by page. */
+  private readonly spares: Batch[] = [];
   private pending: PendingBatch | null = null;
   private inflight: PendingBatch | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -108,7 +112,7 @@ export class EpisodeLog {
     this.counters.damaged = recovered.damages.length;
     this.writer = readOnly || !this.active ? null
       : callNative(() => episodeNative.episodeWriterOpen(this.active!.path, this.active!.bytes, settings.level));
-    this.batch = new Batch(Math.min(settings.batchBytes, 1 << 20));
+    this.batch = this.newBatch();
   }
 
   /**
@@ -251,8 +255,7 @@ export class EpisodeLog {
     const batch = this.batch;
     const records = (this.inflight = this.pending!);
     this.pending = null;
-    this.batch = this.spare ?? new Batch(batch.capacity);
-    this.spare = null;
+    this.batch = this.spares.pop() ?? this.newBatch();
     const writer = this.writer!;
     const count = records.ids.length;
     try {
@@ -274,8 +277,13 @@ export class EpisodeLog {
     } finally {
       this.inflight = null;
       batch.reset(this.settings.batchBytes);
-      this.spare = batch;
+      if (this.spares.length < MAX_SPARE_BATCHES) this.spares.push(batch);
     }
+  }
+
+  /** A batch buffer with room for batchBytes and the record that crosses it (untouched pages cost nothing). */
+  private newBatch(): Batch {
+    return new Batch(this.settings.batchBytes + BATCH_SLACK);
   }
 
   /** Closes the open segment (its index written beside it) and continues in the next. */
