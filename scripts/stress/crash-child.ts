@@ -13,7 +13,7 @@
 // at that moment (committed records only, never the in-memory tracker).
 // Nothing is logged for a checkpoint that was not acknowledged.
 //
-// It also appends an episode record every fourth loop to the stream "ticks" (time =
+// It also appends an episode record every other loop to the stream "ticks" (time =
 // run * 1e6 + k for the k-th record of this run; random frame columns whose
 // bits include NaN payloads and -0, strings, an int64 index, features), and
 // logs {stream, id, time, hash} once its `durable` has resolved (hash:
@@ -143,7 +143,7 @@ function loss(t: Trainer): number {
 // queue behind a running save are exercised too.
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
 for (let loop = 0; ; loop++) {
-  if (loop % 4 === 0) appendEpisode(); // every fourth loop: the checkpoint saves stay as frequent as before
+  if (loop % 2 === 0) appendEpisode(); // every other loop: the checkpoint saves stay about as frequent as before
   for (const t of trainers) {
     const step = t.step++;
     const metricsLoss = loss(t);
