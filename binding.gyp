@@ -46,6 +46,9 @@
       'dependencies': ['tk_zstd'],
       'sources': [
         'native/core/codec.cc',
+        'native/core/episode_format.cc',
+        'native/core/episode_reader.cc',
+        'native/core/episode_writer.cc',
         'native/core/errors.cc',
         'native/core/file_io.cc',
         'native/core/format.cc',
@@ -58,6 +61,7 @@
         'native/core/syscall_seam.cc',
         'native/core/writer.cc',
         'native/addon/addon.cc',
+        'native/addon/episode_bindings.cc',
         'native/addon/glue.cc',
         'native/addon/store_bindings.cc',
       ],

@@ -13,3 +13,8 @@ export { open, CheckpointManager, type StoreEvent } from './manager.js';
 export { ModelCheckpoints, type ReportInput, type Ticket, type SaveOptions, type ModelStats, type TensorSource } from './model.js';
 export { type StoreOptions, type PolicyOptions, type Logger } from './options.js';
 export { type HistoryEntry } from './history.js';
+export {
+  EpisodeLog, checkpointEpisodes, checkpointRefs,
+  type AppendResult, type Column, type DataFrame, type EpisodeDamage, type EpisodeLogOptions, type EpisodeRecord, type EpisodeRef,
+  type EpisodeRetention, type EpisodeStats, type JsonValue, type ReplayQuery, type StoredEpisode,
+} from './episodes/index.js';

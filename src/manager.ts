@@ -16,6 +16,8 @@ import {
 } from './options.js';
 import { defaultWorkers, StagingPool, WorkerPool } from './pipeline.js';
 import { onTerminationSignal } from './signals.js';
+import type { EpisodeLog, EpisodeLogOptions } from './episodes/index.js';
+import { StoreEpisodes } from './episodes/store.js';
 
 export type StoreEvent = 'saved' | 'skipped' | 'evicted' | 'improved' | 'degraded' | 'error' | 'alert' | 'repaired';
 
@@ -130,8 +132,21 @@ export class CheckpointManager extends EventEmitter {
           lock?.release();
         }
       }
+      await this.episodeLogs?.closeAll(); // episode logs (issue 8): their last group commit is durable
     })();
     return this.modelsClosed;
+  }
+
+  // ---- episode logs (issue 8; src/episodes/, docs/EPISODES.md) ----
+  private episodeLogs: StoreEpisodes | null = null;
+
+  /** The episode log of one stream, under `<root>/.episodes/<stream>/`; opened and recovered on first use. */
+  episodes(stream: string, options: EpisodeLogOptions = {}): EpisodeLog {
+    this.checkOpen();
+    this.episodeLogs ??= new StoreEpisodes(this.dir, {
+      readOnly: this.readOnly, keep: this.defaults.keep?.episodes, logger: this.logger, emit: (event: string, payload: unknown) => this.emitSafely(event, payload),
+    });
+    return this.episodeLogs.open(stream, options);
   }
 
   private logSummary(model: ModelCheckpoints): void {

@@ -20,7 +20,7 @@ export interface PolicyOptions {
   improvement?: { mode?: 'any' | 'all' | 'primary'; minDelta?: number; minRelative?: number };
   every?: { steps?: number | null; minutes?: number | null };
   always?: boolean;
-  keep?: { best?: number; periodic?: number };
+  keep?: { best?: number; periodic?: number; episodes?: { maxBytes?: number; maxAgeDays?: number } };
   quotaBytes?: number | null;
   compression?: { codec?: Codec; level?: number; chunkBytes?: number };
   degradation?: {
@@ -171,7 +171,7 @@ export function resolveSettings(options: PolicyOptions, base: PolicyOptions = {}
   const every = expectObject('every', merged.every);
   checkKeys('every', every, ['steps', 'minutes']);
   const keep = expectObject('keep', merged.keep);
-  checkKeys('keep', keep, ['best', 'periodic']);
+  checkKeys('keep', keep, ['best', 'periodic', 'episodes']); // keep.episodes: checked by src/episodes when a stream opens
   const compression = expectObject('compression', merged.compression);
   checkKeys('compression', compression, ['codec', 'level', 'chunkBytes']);
   const degradation = merged.degradation === null ? null : expectObject('degradation', merged.degradation);

@@ -54,6 +54,11 @@ const IMPLIED_DTYPE = new Map<unknown, Dtype>([
   [Uint32Array, 'uint32'], [Uint16Array, 'uint16'], [Uint8Array, 'uint8'], [Uint8ClampedArray, 'uint8'],
 ]);
 
+/** The dtype a bare TypedArray implies (undefined for anything else); its buffer may still be detached. */
+export function impliedDtype(value: unknown): Dtype | undefined {
+  return ArrayBuffer.isView(value) ? IMPLIED_DTYPE.get(value.constructor) : undefined;
+}
+
 export const MAX_NAME_BYTES = 1024;
 export const MAX_DIMS = 32;
 

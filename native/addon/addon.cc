@@ -195,6 +195,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->reader = Napi::Persistent(ReaderWrap::Define(env));
   env.SetInstanceData(data);
   register_store_bindings(env, exports);
+  register_episode_bindings(env, exports);
   exports.Set("writeCheckpoint", Napi::Function::New(env, WriteCheckpoint));
   exports.Set("openReader", Napi::Function::New(env, OpenReader));
   exports.Set("snapshot", Napi::Function::New(env, Snapshot));

@@ -36,12 +36,15 @@ struct AddonData {
   Napi::FunctionReference reader;   // NativeReader (addon.cc)
   Napi::FunctionReference journal;  // NativeJournal (store_bindings.cc)
   Napi::FunctionReference lock;     // NativeLock (store_bindings.cc)
+  Napi::FunctionReference episode_writer;  // NativeEpisodeWriter (episode_bindings.cc)
 };
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
 // Adds the journal, store-op and lock functions (store_bindings.cc); needs
 // the AddonData to be set.
 void register_store_bindings(Napi::Env env, Napi::Object exports);
+// Adds the episode-log functions (episode_bindings.cc); needs the AddonData.
+void register_episode_bindings(Napi::Env env, Napi::Object exports);
 
 // A captured failure of a core call, turned into a JS Error later (possibly
 // on another thread than the one that failed).
@@ -52,6 +55,17 @@ struct Failure {
 };
 Failure capture(const std::exception& e);
 Napi::Error to_js_error(Napi::Env env, const Failure& f);
+
+// Runs a core call on this thread and rethrows its failure as a coded JS
+// error (the synchronous half of run(), without its result conversion).
+template <typename F>
+auto core(Napi::Env env, F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    throw to_js_error(env, capture(e));
+  }
+}
 
 // Runs `work` (which must not touch JS) and converts its result with
 // `convert` (on the JS thread). Synchronous: returns the converted value.

@@ -15,17 +15,6 @@
 namespace tk::addon {
 namespace {
 
-// Runs a core call on this thread and rethrows its failure as a coded JS
-// error (the synchronous half of run(), without its result conversion).
-template <typename F>
-auto core(Napi::Env env, F&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    throw to_js_error(env, capture(e));
-  }
-}
-
 class JournalWrap : public Napi::ObjectWrap<JournalWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {

@@ -34,6 +34,19 @@ std::string basename_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+int pwrite_all(int fd, const void* data, size_t len, uint64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = sys::pwrite(fd, p, len, off_t(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
+    p += n;
+    len -= size_t(n);
+    offset += uint64_t(n);
+  }
+  return 0;
+}
+
 void fsync_dir(const std::string& dir) {
   int fd = sys::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) throw_sys_error("open", dir, errno);

@@ -18,6 +18,11 @@ namespace tk {
 std::string dirname_of(const std::string& path);
 std::string basename_of(const std::string& path);
 
+// Writes all len bytes at offset, continuing short writes (a disk filling up
+// reports its real errno on the next call). Returns 0, or the errno of the
+// failed call (EIO for a write of 0 bytes).
+int pwrite_all(int fd, const void* data, size_t len, uint64_t offset);
+
 // fsync a directory so that entries created/renamed/removed in it survive a
 // power cut.
 void fsync_dir(const std::string& dir);

@@ -51,15 +51,8 @@ void JournalWriter::append(const void* data, size_t len, bool sync) {
   put_u32(frame.data(), uint32_t(len));
   put_u64(frame.data() + 4, xxh3_64(data, len));
   if (len > 0) std::memcpy(frame.data() + kJournalHeaderBytes, data, len);
-  // One pwrite per frame; a short write (disk filling up) is continued, and
-  // its failure then reports the real errno.
-  size_t done = 0;
-  while (done < frame.size()) {
-    ssize_t n = sys::pwrite(fd_, frame.data() + done, frame.size() - done, off_t(size_ + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) roll_back(n < 0 ? errno : EIO, "pwrite");
-    done += size_t(n);
-  }
+  // One pwrite per frame.
+  if (int err = pwrite_all(fd_, frame.data(), frame.size(), size_)) roll_back(err, "pwrite");
   if (sync && sys::fsync(fd_) != 0) roll_back(errno, "fsync");
   size_ += frame.size();
 }

@@ -13,11 +13,17 @@
 // at that moment (committed records only, never the in-memory tracker).
 // Nothing is logged for a checkpoint that was not acknowledged.
 //
+// It also appends an episode record every other loop to the stream "ticks" (time =
+// run * 1e6 + k for the k-th record of this run; random frame columns whose
+// bits include NaN payloads and -0, strings, an int64 index, features), and
+// logs {stream, id, time, hash} once its `durable` has resolved (hash:
+// episodeHash of the record as appended).
+//
 // stdout: "ready <pid> a=<step> b=<step>" once both models are open and resumed.
 import { fsyncSync, openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { open, type ModelCheckpoints, type PolicyOptions, type TensorDict } from '../../src/index.js';
-import { contentHash } from './content-hash.js';
+import { open, type EpisodeRecord, type ModelCheckpoints, type PolicyOptions, type TensorDict } from '../../src/index.js';
+import { contentHash, episodeHash } from './content-hash.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +33,7 @@ const { values } = parseArgs({
     run: { type: 'string', default: '0' },
     'max-mb': { type: 'string', default: '8' },
     policy: { type: 'string', default: '{}' },
+    'episode-segment-bytes': { type: 'string', default: '262144' },
   },
 });
 if (!values.dir || !values.log) throw new Error('usage: crash-child.ts --dir <store> --log <side log> [--seed S] [--run i] [--max-mb M] [--policy JSON]');
@@ -68,6 +75,22 @@ function makeTensors(modelIndex: number, step: number): TensorDict {
   return { w, b, h, mask };
 }
 
+/** The k-th episode record of this run: a few hundred random bytes in every shape the log stores. */
+function makeEpisode(k: number): EpisodeRecord {
+  const r = rng(seed, run, k, 11);
+  const rows = 1 + Math.floor(r() * 16);
+  const bits = new Uint32Array(rows * 2).map(() => (r() * 0x1_0000_0000) >>> 0); // any float64 bits: NaNs, -0, subnormals
+  return {
+    time: run * 1e6 + k, model: k % 2 ? 'a' : 'b', episode: Math.floor(k / 50), step: k, action: r() < 0.5 ? 'buy' : 'sell',
+    reward: k % 7 === 0 ? -0 : r() - 0.5, context: { regime: r() < 0.3 ? 'calm' : 'volatile' },
+    frame: {
+      columns: { raw: new Float64Array(bits.buffer), price: Float64Array.from({ length: rows }, () => 100 + r()), side: Array.from({ length: rows }, (_, i) => `s${k}-${i}`) },
+      index: BigInt64Array.from({ length: rows }, (_, i) => BigInt(run * 1e6 + k) * 1000n + BigInt(i)),
+    },
+    features: { obs: Float32Array.from({ length: 32 }, () => r() * 2 - 1), mask: { dtype: 'bool', shape: [8], data: Uint8Array.from({ length: 8 }, () => (r() < 0.5 ? 1 : 0)) } },
+  };
+}
+
 const sideLog = openSync(values.log, 'a');
 function acknowledge(entry: object): void {
   writeSync(sideLog, JSON.stringify(entry) + '\n');
@@ -96,6 +119,18 @@ for (const [index, name] of ['a', 'b'].entries()) {
   const step = resumed ? resumed.step + 1 : 0;
   trainers.push({ name, index, model, step, staged: new Map(), logged: new Set() });
 }
+const ticks = store.episodes('ticks', { segmentBytes: Number(values['episode-segment-bytes']) });
+let episodeCount = 0;
+function appendEpisode(): void {
+  const record = makeEpisode(episodeCount++);
+  const hash = episodeHash(record);
+  const { id, durable } = ticks.append(record);
+  durable.then(
+    () => acknowledge({ stream: 'ticks', id, time: record.time, hash }),
+    (err: Error) => process.stderr.write(`child: episode commit failed: ${err.message}\n`),
+  );
+}
+
 process.stdout.write(`ready ${process.pid} ${trainers.map((t) => `${t.name}=${t.step}`).join(' ')}\n`);
 
 function loss(t: Trainer): number {
@@ -107,7 +142,8 @@ function loss(t: Trainer): number {
 // requested faster than an 8 MiB file reaches the disk, so coalescing and the
 // queue behind a running save are exercised too.
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
-for (;;) {
+for (let loop = 0; ; loop++) {
+  if (loop % 2 === 0) appendEpisode(); // every other loop: the checkpoint saves stay about as frequent as before
   for (const t of trainers) {
     const step = t.step++;
     const metricsLoss = loss(t);

@@ -25,6 +25,13 @@
 //   6. best: the best listed loss is <= every acknowledged loss and every
 //      bestLoss the child logged; the persisted tracker best is <= every
 //      acknowledged loss and equals the best listed checkpoint's loss.
+//   7. episodes: the child's episode stream "ticks" reopens repairing at most
+//      a torn tail (or a segment or index file a roll left unfinished);
+//      every acknowledged record of the run just killed replays bit-exact
+//      (a time-range replay of that run), so do 20 random older ones (get by
+//      id), the stream holds at least as many records as were acknowledged,
+//      and nothing is damaged. The last iteration replays the whole stream
+//      and checks every acknowledged record.
 // Exits non-zero on any failure; prints one totals line.
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, truncateSync, closeSync } from 'node:fs';
@@ -32,9 +39,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { inspectCheckpoint, open, type PolicyOptions } from '../../src/index.js';
+import { inspectCheckpoint, open, type CheckpointManager, type PolicyOptions } from '../../src/index.js';
 import { readJournal } from '../../src/journal.js';
-import { contentHash } from './content-hash.js';
+import { contentHash, episodeHash } from './content-hash.js';
 
 const { values } = parseArgs({
   options: {
@@ -91,7 +98,13 @@ const scratchDir = join(workDir, 'verify-copy');
 closeSync(openSync(sideLogPath, 'a'));
 
 interface Acked { model: string; seq: number; step: number; hash: string; loss: number; bestLoss: number | null }
-const totals = { kills: 0, selfCrashes: 0, crashPlansUnreached: 0, ackedChecks: 0, bitExact: 0, evictedAcked: 0, unackedLoaded: 0, reopens: 0, failures: 0 };
+interface AckedEpisode { stream: string; id: number; time: number; hash: string }
+const totals = {
+  kills: 0, selfCrashes: 0, crashPlansUnreached: 0, ackedChecks: 0, bitExact: 0, evictedAcked: 0, unackedLoaded: 0, reopens: 0, failures: 0,
+  episodeChecks: 0, episodeBitExact: 0,
+};
+/** Repairs a kill may leave in an episode stream: a torn tail, a roll cut short. */
+const KILL_REPAIRS = /cut a torn tail|removed segment \d+: no records|unfinished index file/;
 const failures: string[] = [];
 /** Seqs with a journaled eviction, by model; accumulated over the whole run. */
 const evicted = new Map<string, Set<number>>(MODELS.map((m) => [m, new Set()]));
@@ -104,11 +117,62 @@ function fail(iteration: number, message: string): void {
 }
 
 /** Cuts a torn last line (the child died inside writeSync: never fsync'd, never acknowledged) and parses the rest. */
-function readSideLog(): Acked[] {
+function readSideLog(): { acked: Acked[]; episodes: AckedEpisode[] } {
   const text = readFileSync(sideLogPath, 'utf8');
   const end = text.lastIndexOf('\n') + 1;
   if (end < text.length) truncateSync(sideLogPath, end);
-  return text.slice(0, end).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Acked);
+  const lines = text.slice(0, end).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Acked | AckedEpisode);
+  return {
+    acked: lines.filter((l): l is Acked => 'model' in l),
+    episodes: lines.filter((l): l is AckedEpisode => 'stream' in l),
+  };
+}
+
+/** Check 7: the episode stream of the child, in the reopened store. */
+async function verifyEpisodes(iteration: number, store: CheckpointManager, acked: AckedEpisode[], everything: boolean): Promise<void> {
+  let log;
+  try {
+    log = store.episodes('ticks');
+  } catch (err) {
+    fail(iteration, `episode stream does not reopen: ${(err as Error).stack}`);
+    return;
+  }
+  for (const repair of log.repairs) if (!KILL_REPAIRS.test(repair)) fail(iteration, `episodes: unexpected repair: ${repair}`);
+  const byId = new Map<number, AckedEpisode>();
+  for (const e of acked) {
+    const prev = byId.get(e.id);
+    if (prev && prev.hash !== e.hash) fail(iteration, `episodes: id ${e.id} acknowledged twice with different contents`);
+    byId.set(e.id, e);
+  }
+  const compare = (e: AckedEpisode, hash: string | undefined) => {
+    totals.episodeChecks++;
+    if (hash === undefined) fail(iteration, `episodes: acknowledged record ${e.id} (time ${e.time}) is missing`);
+    else if (hash !== e.hash) fail(iteration, `episodes: record ${e.id} (time ${e.time}) replays with different content`);
+    else totals.episodeBitExact++;
+  };
+  try {
+    const query = everything ? {} : { from: iteration * 1e6, to: iteration * 1e6 + 999_999 };
+    const replayed = new Map<number, string>();
+    for await (const r of log.replay(query)) replayed.set(r.id, episodeHash(r));
+    const inRange = [...byId.values()].filter((e) => everything || Math.floor(e.time / 1e6) === iteration);
+    for (const e of inRange) compare(e, replayed.get(e.id));
+    const older = [...byId.values()].filter((e) => !inRange.includes(e));
+    for (let k = 0; k < 20 && older.length > 0; k++) {
+      const e = older[Math.floor(random() * older.length)];
+      let hash: string | undefined;
+      try {
+        hash = episodeHash(await log.get(e.id));
+      } catch {
+        hash = undefined; // reported as missing
+      }
+      compare(e, hash);
+    }
+    const stats = log.stats();
+    if (stats.records < byId.size) fail(iteration, `episodes: the stream holds ${stats.records} records, ${byId.size} were acknowledged`);
+    if (stats.damaged > 0) fail(iteration, `episodes: ${stats.damaged} damaged stretches`);
+  } catch (err) {
+    fail(iteration, `episodes: replay failed: ${(err as Error).stack}`);
+  }
 }
 
 function scanEvictions(dir: string): void {
@@ -168,8 +232,8 @@ function runChild(iteration: number, crashAt: number | null): Promise<RunResult>
 }
 
 /** Reopens `dir` (the store, or a copy of it) and checks everything in the header. */
-async function verify(iteration: number, dir: string, isCopy: boolean): Promise<void> {
-  const acked = readSideLog();
+async function verify(iteration: number, dir: string, isCopy: boolean, everything = false): Promise<void> {
+  const { acked, episodes } = readSideLog();
   let store;
   try {
     store = await open(dir, { ...POLICY, logger: { debug() {}, info() {}, warn() {}, error() {} } });
@@ -270,6 +334,7 @@ async function verify(iteration: number, dir: string, isCopy: boolean): Promise<
         fail(iteration, `${name}: resume() threw: ${(err as Error).message}`);
       }
     }
+    await verifyEpisodes(iteration, store, episodes, everything);
   } finally {
     try {
       await store.close();
@@ -299,7 +364,7 @@ for (let i = 1; i <= kills; i++) {
     cpSync(storeDir, scratchDir, { recursive: true });
     await verify(i, scratchDir, true);
   } else {
-    await verify(i, storeDir, false);
+    await verify(i, storeDir, false, i === kills);
   }
   if (!values.quiet && (i % 10 === 0 || totals.failures > 0 || i === kills))
     console.log(`[${i}/${kills}] ${((performance.now() - started) / 1000).toFixed(1)} s  acked checked ${totals.ackedChecks}  bit-exact ${totals.bitExact}  self-crashes ${totals.selfCrashes}  failures ${totals.failures}  (${result.ready ?? 'not ready'}${crashAt !== null ? `, crash_at=${crashAt}` : ''})`);
@@ -310,11 +375,14 @@ for (let i = 1; i <= kills; i++) {
 }
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-const distinctAcked = new Set(readSideLog().map((a) => `${a.model}:${a.seq}`)).size;
+const sideLog = readSideLog();
+const distinctAcked = new Set(sideLog.acked.map((a) => `${a.model}:${a.seq}`)).size;
+const distinctEpisodes = new Set(sideLog.episodes.map((e) => e.id)).size;
 console.log(
   `kill harness: seed ${seed}, max ${maxMb} MiB: kills ${totals.kills} (self-crashes at crash_at ${totals.selfCrashes}, plans not reached ${totals.crashPlansUnreached}), ` +
   `acknowledged checkpoints ${distinctAcked} (checked ${totals.ackedChecks} times over all reopens: bit-exact loads ${totals.bitExact}, evicted ${totals.evictedAcked}), ` +
-  `unacknowledged complete ${totals.unackedLoaded}, reopens ${totals.reopens}, failures ${totals.failures} (${seconds} s)`,
+  `unacknowledged complete ${totals.unackedLoaded}, reopens ${totals.reopens}, ` +
+  `acknowledged episode records ${distinctEpisodes} (checked ${totals.episodeChecks} times: bit-exact ${totals.episodeBitExact}), failures ${totals.failures} (${seconds} s)`,
 );
 if (totals.failures === 0 && !values.keep) rmSync(workDir, { recursive: true, force: true });
 else console.log(`store kept at ${workDir}`);

@@ -1,0 +1,100 @@
+#include "episode_reader.h"
+
+#include <algorithm>
+
+#include "errors.h"
+#include "file_io.h"
+
+namespace tk::episodes {
+namespace {
+
+std::string at_offset(const std::string& path, uint64_t offset) { return path + " at byte " + std::to_string(offset); }
+
+// A frame with a matching checksum whose record does not parse or decode was
+// not written by a tensorkeep of this version: damage, like a torn frame.
+Damage undecodable(const FrameInfo& f, const Error& e) { return {f.offset, f.frame_bytes, e.what()}; }
+
+void sort_damages(std::vector<Damage>& damages) {
+  std::sort(damages.begin(), damages.end(), [](const Damage& a, const Damage& b) { return a.offset < b.offset; });
+}
+
+}  // namespace
+
+SegmentScan scan_segment(const std::string& path) {
+  ReadOnlyFile file(path);
+  std::vector<uint8_t> bytes(file.size());
+  file.read_exact(bytes.data(), bytes.size(), 0);
+  SegmentScan scan;
+  scan.file_bytes = bytes.size();
+  try {
+    scan.header = parse_segment_header(bytes.data(), bytes.size(), path);
+    scan.header_ok = true;
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::Version) throw;
+    scan.header_problem = e.what();
+  }
+  if (bytes.size() < kSegmentHeaderBytes) {
+    scan.good_end = 0;
+    return scan;
+  }
+  FrameScan frames = scan_frames(bytes.data() + kSegmentHeaderBytes, bytes.size() - kSegmentHeaderBytes, kSegmentHeaderBytes);
+  scan.damages = std::move(frames.damages);
+  scan.good_end = frames.good_end;
+  scan.tail = std::move(frames.tail);
+  for (const FrameInfo& f : frames.frames) {
+    const std::string what = at_offset(path, f.offset);
+    try {
+      // Parsing checks the whole record's layout; the head is stored as is.
+      Record r = parse_record(bytes.data() + f.offset + kFrameHeaderBytes, f.frame_bytes - kFrameHeaderBytes, false, what);
+      scan.records.push_back({f, std::string(reinterpret_cast<const char*>(r.head), r.head_len)});
+    } catch (const Error& e) {
+      scan.damages.push_back(undecodable(f, e));
+    }
+  }
+  sort_damages(scan.damages);
+  return scan;
+}
+
+RangeRead read_range(const std::string& path, uint64_t offset, uint64_t len) {
+  ReadOnlyFile file(path);
+  RangeRead result;
+  const uint64_t size = file.size();
+  const uint64_t begin = std::min(offset, size);
+  const uint64_t end = std::min(size, len > size - begin ? size : begin + len);
+  std::vector<uint8_t> bytes(end - begin);
+  file.read_exact(bytes.data(), bytes.size(), begin);
+  FrameScan frames = scan_frames(bytes.data(), bytes.size(), begin);
+  result.damages = std::move(frames.damages);
+  if (frames.good_end < end) result.damages.push_back({frames.good_end, end - frames.good_end, frames.tail});
+  if (end < offset + len)
+    result.damages.push_back({end, offset + len - end, "the segment ends at byte " + std::to_string(size)});
+  std::vector<std::pair<Record, const FrameInfo*>> records;
+  size_t total = 0;
+  for (const FrameInfo& f : frames.frames) {
+    try {
+      Record r = parse_record(bytes.data() + (f.offset - begin) + kFrameHeaderBytes, f.frame_bytes - kFrameHeaderBytes, false,
+                              at_offset(path, f.offset));
+      total += r.raw_bytes;
+      records.emplace_back(std::move(r), &f);
+    } catch (const Error& e) {
+      result.damages.push_back(undecodable(f, e));
+    }
+  }
+  result.out.resize(total);
+  RecordDecoder decoder;
+  size_t at = 0;
+  for (const auto& [record, frame] : records) {
+    try {
+      decoder.decode(record, result.out.data() + at, at_offset(path, frame->offset));
+      result.starts.push_back(at);
+      at += record.raw_bytes;
+    } catch (const Error& e) {
+      result.damages.push_back(undecodable(*frame, e));
+    }
+  }
+  result.out.resize(at);
+  sort_damages(result.damages);
+  return result;
+}
+
+}  // namespace tk::episodes

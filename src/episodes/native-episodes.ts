@@ -1,0 +1,61 @@
+// The episode bindings of the addon (native/addon/episode_bindings.cc), typed.
+// src/native.ts loads the addon; this only describes the functions it adds.
+import { native } from '../native.js';
+
+export interface SegmentHeader {
+  seq: number;
+  firstId: number;
+  createdMs: number;
+}
+
+export interface NativeDamage {
+  offset: number;
+  bytes: number;
+  problem: string;
+}
+
+export interface NativeEpisodeWriter {
+  /** Encodes and appends `count` raw-form records, then fsyncs; [offset, frameBytes] per record. */
+  commit(batch: Uint8Array, count: number, codec: string): Promise<Float64Array>;
+  /** Writes the open segment's index atomically, then continues in a new segment. */
+  roll(indexPath: string, index: Uint8Array, segmentPath: string, header: SegmentHeader): Promise<void>;
+  size(): number;
+  /** A failed commit could not be cut back: commit only after a roll. */
+  broken(): boolean;
+  /** Idempotent. */
+  close(): void;
+}
+
+export interface NativeSegmentScan {
+  headerOk: boolean;
+  header: SegmentHeader;
+  headerProblem: string | null;
+  offsets: Float64Array;
+  frameBytes: Float64Array;
+  ids: Float64Array;
+  times: Float64Array;
+  /** Each record's JSON head. */
+  heads: string[];
+  damages: NativeDamage[];
+  goodEnd: number;
+  fileBytes: number;
+  /** What is wrong after goodEnd, or null. */
+  tail: string | null;
+}
+
+export interface NativeRangeRead {
+  /** Raw-form records, decoded. */
+  buffer: ArrayBuffer;
+  starts: Float64Array;
+  damages: NativeDamage[];
+}
+
+interface EpisodeAddon {
+  episodeWriterOpen(path: string, validBytes: number, level: number): NativeEpisodeWriter;
+  episodeCreateSegment(path: string, header: SegmentHeader): void;
+  episodeScanSegment(path: string): NativeSegmentScan;
+  episodeReadRange(path: string, offset: number, length: number, async: true): Promise<NativeRangeRead>;
+  episodeReadRange(path: string, offset: number, length: number, async: false): NativeRangeRead;
+}
+
+export const episodeNative = native as unknown as EpisodeAddon;
