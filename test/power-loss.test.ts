@@ -14,7 +14,7 @@
 // compacts. Two negative controls drop one directory fsync from a trace and
 // show that the model then finds an acknowledged checkpoint lost.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,50 @@ function checkCut(cut: PowerCut, where: string): Promise<number[]> {
   writeTree(dir, cut.tree);
   return checkCycleState(dir, cut.expected, where);
 }
+
+// ---------------------------------------------------------------------------
+// The model on hand-written traces: what it keeps is what the docs say.
+
+describe('the file-system model', () => {
+  const R = '/r';
+  const call = (op: NativeTraceEntry['op'], path: string, more: Partial<NativeTraceEntry> = {}): NativeTraceEntry =>
+    ({ op, path: `${R}/${path}`, path2: '', offset: 0, length: 0, flags: 0, ...more });
+  const write = (path: string, offset: number, text: string) => call('pwrite', path, { offset, length: text.length, data: Buffer.from(text) });
+  const show = (tree: Tree) => Object.fromEntries([...tree].map(([p, d]) => [p, d === null ? 'dir' : d.toString('latin1')]));
+
+  it('a rename over a file without the directory fsync gives the old inode and bytes back', () => {
+    const model = new FsModel(R, new Map([['d', null], ['d/a', Buffer.from('old')]]));
+    for (const e of [call('open', 'd/t', { flags: constants.O_CREAT }), write('d/t', 0, 'new'), call('fsync', 'd/t'), call('rename', 'd/t', { path2: `${R}/d/a` })])
+      model.apply(e);
+    expect(show(model.visible())).toEqual({ d: 'dir', 'd/a': 'new' });
+    expect(show(model.afterPowerCut('truncate'))).toEqual({ d: 'dir', 'd/a': 'old' });
+    expect(show(model.afterPowerCut('truncate', model.visibleNames()))).toEqual({ d: 'dir', 'd/a': 'new' });
+    model.apply(call('fsync', 'd'));
+    expect(show(model.afterPowerCut('truncate'))).toEqual({ d: 'dir', 'd/a': 'new' });
+  });
+
+  it('bytes written since the last fsync are lost, or keep their size as zeros (stale)', () => {
+    const model = new FsModel(R, new Map([['f', Buffer.from('abcd')]]));
+    model.apply(write('f', 1, 'X'));
+    expect(show(model.afterPowerCut('truncate'))).toEqual({ f: 'abcd' });
+    model.apply(write('f', 2, 'YZW'));
+    expect(show(model.afterPowerCut('truncate'))).toEqual({ f: 'abcd' });
+    expect(show(model.afterPowerCut('stale'))).toEqual({ f: 'abcd\0' });
+    model.apply(call('fsync', 'f'));
+    model.apply(call('ftruncate', 'f', { offset: 2 }));
+    expect(show(model.afterPowerCut('truncate'))).toEqual({ f: 'aXYZW' });
+    expect(show(model.afterPowerCut('stale'))).toEqual({ f: 'aX' });
+  });
+
+  it('a directory made outside the seam survives only once its parent is fsynced', () => {
+    const model = new FsModel(R, new Map());
+    model.apply(call('open', 'm/LOCK', { flags: constants.O_CREAT | constants.O_RDWR }));
+    expect(show(model.visible())).toEqual({ m: 'dir', 'm/LOCK': '' });
+    expect(show(model.afterPowerCut('truncate'))).toEqual({});
+    model.apply(call('fsync', ''));
+    expect(show(model.afterPowerCut('truncate'))).toEqual({ m: 'dir' });
+  });
+});
 
 // ---------------------------------------------------------------------------
 // Scenarios: a base tree (durable), one traced run from it.
