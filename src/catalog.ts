@@ -3,7 +3,7 @@
 // fsync'd journal records, and repaired at open from what the directory
 // really holds (the files describe themselves).
 import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   decodeMetrics, encodeMetrics, inspectCheckpointSync, type Category, type CheckpointInfo, type Metrics,
 } from './checkpoint-file.js';
@@ -89,6 +89,10 @@ export class Catalog {
     else catalog.load();
     if (!readOnly) {
       catalog.recover();
+      // The model directory may be new (the manager creates it): its own
+      // entry in the store root must be durable before a commit relies on
+      // the files in it, or a power cut takes the whole model.
+      callNative(() => native.fsyncDir(dirname(dir)));
       catalog.journal = Journal.open(join(dir, 'journal'));
       if (catalog.repairs.length > 0 || catalog.journal.bytes > COMPACT_BYTES) catalog.compact();
     }

@@ -45,6 +45,8 @@ export interface NativeAddon {
   setFaultPlan(spec: string): void;
   clearFaultPlan(): void;
   faultCallCount(): number;
+  /** The calls recorded by a `trace` plan since it was set, oldest first; clears them. */
+  takeFaultTrace(): NativeTraceEntry[];
 
   // Store primitives (native/addon/store_bindings.cc); all synchronous.
   /** Opens (creating) a framed journal for appending; see src/journal.ts. */
@@ -64,6 +66,22 @@ export interface NativeAddon {
   fsyncDir(path: string): void;
   /** Exclusive non-blocking flock; E_LOCKED names the holder's pid. */
   lockFile(path: string): NativeLock;
+}
+
+/** One system call as the seam recorded it (native/core/syscall_seam.h). */
+export interface NativeTraceEntry {
+  op: 'open' | 'close' | 'pwrite' | 'pread' | 'fsync' | 'sync_range' | 'rename' | 'unlink' | 'mkdir' | 'rmdir' | 'flock' | 'fstat' | 'ftruncate';
+  /** The path argument, or the path the descriptor was opened with. */
+  path: string;
+  /** rename: the target. */
+  path2: string;
+  /** pwrite, pread, sync_range: the range; ftruncate: the new length is `offset`. */
+  offset: number;
+  length: number;
+  /** open: its O_* flags. */
+  flags: number;
+  /** pwrite: the bytes written. */
+  data?: Buffer;
 }
 
 export interface NativeJournal {

@@ -11,20 +11,20 @@
 // Scenario "dirty" adds a crash leftover in .tmp/, so the open also repairs
 // and compacts (catalog.json written atomically, journal truncated).
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { open } from '../src/index.js';
-import { sameBytes, tempDir } from './helpers.js';
-import { CYCLE_OPTIONS, contentHash, cycleTensors } from './fixtures/cycle.js';
-import { collectingLogger, silentLogger } from './fixtures/store.js';
+import { tempDir } from './helpers.js';
+import { contentHash, cycleTensors } from './fixtures/cycle.js';
+import { checkCycleState, holdWorkerPool } from './fixtures/cycle-checks.js';
 
 const CYCLE = fileURLToPath(new URL('./fixtures/cycle.ts', import.meta.url));
 const CWD = fileURLToPath(new URL('..', import.meta.url));
 const NEVER = 'crash_at=999999999'; // arms the seam's counter, never fires
 const root = tempDir();
+await holdWorkerPool(join(root, 'keeper'));
 
 interface ChildResult {
   code: number | null;
@@ -124,87 +124,12 @@ afterAll(() => {
 });
 
 // ---------------------------------------------------------------------------
-// The invariants after a crash (or after the fault-free run).
 
-const STEP_OF_SEQ: Record<number, number> = { 1: 0, 2: 1 };
-
-/** What the first reopen listed; the outcome of one crash point. */
-async function checkAfterCrash(dir: string, child: ChildResult, where: string): Promise<number[]> {
-  const modelDir = join(dir, 'm');
-  // The store opens, and repairs what the crash left.
-  const store = await open(dir, { ...CYCLE_OPTIONS, logger: silentLogger });
-  let seqs: number[];
-  try {
-    const m = store.model('m');
-    const list = m.list();
-    seqs = list.map((c) => c.seq!);
-    expect(seqs.every((s) => s in STEP_OF_SEQ), `${where}: unexpected seqs ${seqs}`).toBe(true);
-
-    // Everything listed loads bit-exact, with the tensors of its step.
-    const hashes = new Map<number, string>();
-    for (const c of list) {
-      expect(c.step, `${where}: step of seq ${c.seq}`).toBe(STEP_OF_SEQ[c.seq!]);
-      const loaded = await m.load(c.seq!);
-      const want = cycleTensors(c.step);
-      expect(Object.keys(loaded.tensors).sort(), `${where}: tensors of seq ${c.seq}`).toEqual(Object.keys(want).sort());
-      for (const [name, t] of Object.entries(want))
-        expect(sameBytes(loaded.tensors[name].data, t as ArrayBufferView), `${where}: seq ${c.seq} tensor ${name} not bit-exact`).toBe(true);
-      hashes.set(c.seq!, contentHash(loaded.tensors));
-    }
-
-    // An acknowledged checkpoint survives the crash (nothing in the cycle may evict it).
-    if (child.acked) {
-      expect(child.acked.seq, where).toBe(2);
-      expect(seqs, `${where}: acked seq 2 is not listed`).toContain(2);
-      expect(hashes.get(2), `${where}: acked seq 2 loads other bytes`).toBe(child.acked.hash);
-    }
-    // The prior checkpoint may go only by eviction, which follows the acknowledgement.
-    if (!seqs.includes(1)) expect(child.acked, `${where}: seq 1 is gone but seq 2 was never acknowledged (list: ${seqs})`).not.toBeNull();
-    expect(seqs.length, `${where}: nothing listed`).toBeGreaterThan(0);
-
-    // The directory holds exactly what is listed: no leftovers, no unlisted files.
-    expect(readdirSync(modelDir).filter((f) => f.endsWith('.tkpt')).sort(), `${where}: .tkpt files vs list()`).toEqual(
-      list.map((c) => c.path.split('/').at(-1)!).sort(),
-    );
-    const tmp = join(modelDir, '.tmp');
-    expect(existsSync(tmp) ? readdirSync(tmp) : [], `${where}: .tmp/ leftovers`).toEqual([]);
-    const quarantine = join(modelDir, '.quarantine');
-    expect(existsSync(quarantine) ? readdirSync(quarantine) : [], `${where}: a crash produced a corrupt file`).toEqual([]);
-
-    // resume() returns the newest listed checkpoint, bit-exact.
-    const resumed = await m.resume();
-    expect(resumed, `${where}: resume() returned null`).not.toBeNull();
-    expect(resumed!.info.seq, `${where}: resume() is not the newest`).toBe(Math.max(...seqs));
-    expect(contentHash(resumed!.tensors), `${where}: resume() bytes`).toBe(hashes.get(resumed!.info.seq!));
-  } finally {
-    await store.close();
-  }
-
-  // close() runs a retention pass (it may evict seq 1 now that seq 2 is
-  // durable), never of the newest.
-  const kept = readdirSync(modelDir).filter((f) => f.endsWith('.tkpt')).map((f) => Number(f.split('-')[0])).sort((a, b) => a - b);
-  expect(kept.filter((q) => !seqs.includes(q)), `${where}: files after the reopened store closed`).toEqual([]);
-  expect(kept, `${where}: close() evicted the newest`).toContain(Math.max(...seqs));
-
-  // Recovery is complete the first time: a second open finds nothing to repair
-  // and the same checkpoints; the next save takes a fresh seq and is durable.
-  const logger = collectingLogger();
-  const again = await open(dir, { ...CYCLE_OPTIONS, logger });
-  try {
-    const m = again.model('m');
-    expect(logger.find('warn', 'recovery:').map((l) => l.message), `${where}: second open repaired again`).toEqual([]);
-    expect(m.list().map((c) => c.seq), `${where}: second open lists other checkpoints`).toEqual(kept);
-    const info = await m.report({ step: 2, metrics: { loss: 0.25 }, tensors: cycleTensors(2) }).durable;
-    expect(info!.seq, `${where}: the next save reuses a seq`).toBeGreaterThan(Math.max(...seqs));
-    const loaded = await m.load(info!.seq!);
-    expect(contentHash(loaded.tensors), `${where}: the next save`).toBe(contentHash(cycleTensors(2) as Record<string, ArrayBufferView>));
-  } finally {
-    await again.close();
-  }
-  return seqs;
+/** The promise after a crash: what the child acknowledged survives; seq 1 goes only after seq 2's acknowledgement. */
+function checkAfterCrash(dir: string, child: ChildResult, where: string): Promise<number[]> {
+  if (child.acked) expect(child.acked.seq, where).toBe(2);
+  return checkCycleState(dir, { acked: child.acked ? [child.acked] : [], kept: child.acked ? [] : [1] }, where);
 }
-
-// ---------------------------------------------------------------------------
 
 for (const s of scenarios) {
   describe(`crash points of one save+commit+evict cycle (${s.name} open, N=${s.calls})`, () => {

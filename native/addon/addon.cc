@@ -190,6 +190,26 @@ Napi::Value FaultCallCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(sys::call_count()));
 }
 
+// takeFaultTrace(): the calls recorded since the plan was set (and clears them).
+Napi::Value TakeFaultTrace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<sys::TraceEntry> trace = sys::take_trace();
+  Napi::Array out = Napi::Array::New(env, trace.size());
+  for (size_t i = 0; i < trace.size(); i++) {
+    const sys::TraceEntry& e = trace[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("op", Napi::String::New(env, sys::op_name(e.op)));
+    o.Set("path", Napi::String::New(env, e.path));
+    o.Set("path2", Napi::String::New(env, e.path2));
+    o.Set("offset", Napi::Number::New(env, double(e.offset)));
+    o.Set("length", Napi::Number::New(env, double(e.length)));
+    o.Set("flags", Napi::Number::New(env, e.flags));
+    if (e.op == sys::Op::Pwrite) o.Set("data", Napi::Buffer<char>::Copy(env, e.data.data(), e.data.size()));
+    out.Set(uint32_t(i), o);
+  }
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->reader = Napi::Persistent(ReaderWrap::Define(env));
@@ -203,6 +223,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setFaultPlan", Napi::Function::New(env, SetFaultPlan));
   exports.Set("clearFaultPlan", Napi::Function::New(env, ClearFaultPlan));
   exports.Set("faultCallCount", Napi::Function::New(env, FaultCallCount));
+  exports.Set("takeFaultTrace", Napi::Function::New(env, TakeFaultTrace));
   exports.Set("formatVersion", Napi::Number::New(env, kFormatVersion));
   return exports;
 }

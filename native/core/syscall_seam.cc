@@ -43,14 +43,31 @@ SeamState& state() {
   return *s;
 }
 
+// The call as the power-loss model sees it: what it names and, for a write,
+// the bytes it writes.
+struct Call {
+  Op op;
+  const char* path = nullptr;  // or nullptr for a call on fd
+  int fd = -1;
+  const char* path2 = nullptr;
+  uint64_t offset = 0, length = 0;
+  int flags = 0;
+  const void* data = nullptr;
+};
+
+void record(SeamState& s, const Call& c) {
+  TraceEntry e{c.op, c.path ? c.path : (c.fd >= 0 ? s.fd_paths[c.fd] : ""), c.path2 ? c.path2 : "", c.offset, c.length,
+               c.flags, c.data ? std::string(static_cast<const char*>(c.data), c.length) : std::string()};
+  s.trace.push_back(std::move(e));
+}
+
 // Under the lock: counts the call, records it, says whether it fails and
 // how long to sleep first; may not return when the plan says the process dies.
-bool check_plan(SeamState& s, Op op, const char* path, int fd, const char* path2, uint64_t off, uint64_t len,
-                uint64_t* sleep_us) {
+bool check_plan(SeamState& s, const Call& c, uint64_t* sleep_us) {
   std::lock_guard<std::mutex> lock(s.mu);
   const FaultPlan& p = s.plan;
-  if (p.has_op && p.op != op) {
-    if (p.trace) s.trace.push_back({op, path ? path : (fd >= 0 ? s.fd_paths[fd] : ""), path2 ? path2 : "", off, len});
+  if (p.has_op && p.op != c.op) {
+    if (p.trace) record(s, c);
     return false;
   }
   uint64_t n = ++s.calls;
@@ -62,7 +79,7 @@ bool check_plan(SeamState& s, Op op, const char* path, int fd, const char* path2
     ::kill(::getpid(), SIGKILL);
     ::pause();
   }
-  if (p.trace) s.trace.push_back({op, path ? path : (fd >= 0 ? s.fd_paths[fd] : ""), path2 ? path2 : "", off, len});
+  if (p.trace) record(s, c);
   if (p.fail_at != 0 && (n == p.fail_at || (p.sticky && n > p.fail_at))) {
     errno = p.fail_errno;
     return true;
@@ -72,11 +89,11 @@ bool check_plan(SeamState& s, Op op, const char* path, int fd, const char* path2
 
 // True (with errno set) when the plan says this call fails; may not return
 // at all when the plan says the process dies here.
-bool intercept(Op op, const char* path, int fd, const char* path2, uint64_t off, uint64_t len) {
+bool intercept(const Call& call) {
   SeamState& s = state();
   if (!s.armed.load(std::memory_order_relaxed)) return false;
   uint64_t sleep_us = 0;
-  bool failed = check_plan(s, op, path, fd, path2, off, len, &sleep_us);
+  bool failed = check_plan(s, call, &sleep_us);
   int saved_errno = errno;
   // Outside the lock: a slow call must not hold up the other threads' calls.
   if (sleep_us != 0) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
@@ -189,7 +206,7 @@ bool parse_fault_plan(const std::string& spec, FaultPlan* plan, std::string* err
 }
 
 int open(const char* path, int flags, mode_t mode) {
-  if (intercept(Op::Open, path, -1, nullptr, 0, 0)) return -1;
+  if (intercept({Op::Open, path, -1, nullptr, 0, 0, flags})) return -1;
   int fd;
   do fd = ::open(path, flags | O_CLOEXEC, mode);
   while (fd < 0 && errno == EINTR);
@@ -198,7 +215,7 @@ int open(const char* path, int flags, mode_t mode) {
 }
 
 int close(int fd) {
-  if (intercept(Op::Close, nullptr, fd, nullptr, 0, 0)) {
+  if (intercept({Op::Close, nullptr, fd})) {
     ::close(fd);  // the descriptor is gone either way, as with a real failing close
     return -1;
   }
@@ -206,47 +223,47 @@ int close(int fd) {
 }
 
 ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset) {
-  if (intercept(Op::Pwrite, nullptr, fd, nullptr, uint64_t(offset), len)) return -1;
+  if (intercept({Op::Pwrite, nullptr, fd, nullptr, uint64_t(offset), len, 0, buf})) return -1;
   return ::pwrite(fd, buf, len, offset);
 }
 
 ssize_t pread(int fd, void* buf, size_t len, off_t offset) {
-  if (intercept(Op::Pread, nullptr, fd, nullptr, uint64_t(offset), len)) return -1;
+  if (intercept({Op::Pread, nullptr, fd, nullptr, uint64_t(offset), len})) return -1;
   return ::pread(fd, buf, len, offset);
 }
 
 int fsync(int fd) {
-  if (intercept(Op::Fsync, nullptr, fd, nullptr, 0, 0)) return -1;
+  if (intercept({Op::Fsync, nullptr, fd})) return -1;
   return ::fsync(fd);
 }
 
 int start_writeback(int fd, uint64_t offset, uint64_t length) {
-  if (intercept(Op::SyncRange, nullptr, fd, nullptr, offset, length)) return -1;
+  if (intercept({Op::SyncRange, nullptr, fd, nullptr, offset, length})) return -1;
   return ::sync_file_range(fd, off64_t(offset), off64_t(length), SYNC_FILE_RANGE_WRITE);
 }
 
 int rename(const char* from, const char* to) {
-  if (intercept(Op::Rename, from, -1, to, 0, 0)) return -1;
+  if (intercept({Op::Rename, from, -1, to})) return -1;
   return ::rename(from, to);
 }
 
 int unlink(const char* path) {
-  if (intercept(Op::Unlink, path, -1, nullptr, 0, 0)) return -1;
+  if (intercept({Op::Unlink, path})) return -1;
   return ::unlink(path);
 }
 
 int mkdir(const char* path, mode_t mode) {
-  if (intercept(Op::Mkdir, path, -1, nullptr, 0, 0)) return -1;
+  if (intercept({Op::Mkdir, path})) return -1;
   return ::mkdir(path, mode);
 }
 
 int rmdir(const char* path) {
-  if (intercept(Op::Rmdir, path, -1, nullptr, 0, 0)) return -1;
+  if (intercept({Op::Rmdir, path})) return -1;
   return ::rmdir(path);
 }
 
 int flock(int fd, int operation) {
-  if (intercept(Op::Flock, nullptr, fd, nullptr, 0, 0)) return -1;
+  if (intercept({Op::Flock, nullptr, fd})) return -1;
   int rc;
   do rc = ::flock(fd, operation);
   while (rc < 0 && errno == EINTR);
@@ -254,7 +271,7 @@ int flock(int fd, int operation) {
 }
 
 int fstat_size(int fd, uint64_t* size, mode_t* mode) {
-  if (intercept(Op::Fstat, nullptr, fd, nullptr, 0, 0)) return -1;
+  if (intercept({Op::Fstat, nullptr, fd})) return -1;
   struct stat st;
   if (::fstat(fd, &st) != 0) return -1;
   *size = uint64_t(st.st_size);
@@ -263,7 +280,7 @@ int fstat_size(int fd, uint64_t* size, mode_t* mode) {
 }
 
 int ftruncate(int fd, off_t length) {
-  if (intercept(Op::Ftruncate, nullptr, fd, nullptr, uint64_t(length), 0)) return -1;
+  if (intercept({Op::Ftruncate, nullptr, fd, nullptr, uint64_t(length)})) return -1;
   return ::ftruncate(fd, length);
 }
 

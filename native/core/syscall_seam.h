@@ -28,7 +28,7 @@ struct FaultPlan {
   bool sticky = false;
   // SIGKILL the process just before the crash_at-th counted call; 0: never.
   uint64_t crash_at = 0;
-  // Record every call (op, path) for the power-loss model.
+  // Record every call (op, path, the bytes of a pwrite) for the power-loss model.
   bool trace = false;
   // Sleep before every counted call: a slow disk. With jitter, the k-th call
   // sleeps a pseudo-random 0..delay_us (a function of k), so concurrent
@@ -41,7 +41,9 @@ struct TraceEntry {
   Op op;
   std::string path;   // path argument, or the path the fd was opened with
   std::string path2;  // rename target
-  uint64_t offset = 0, length = 0;
+  uint64_t offset = 0, length = 0;  // ftruncate: the new length is in offset
+  int flags = 0;                    // open: its O_* flags (whether it creates)
+  std::string data;                 // pwrite: the bytes, so the model can rebuild any file
 };
 
 void set_fault_plan(const FaultPlan& plan);  // also resets the call counter

@@ -1,7 +1,8 @@
 // core/file_io through the syscall seam: a failure injected at every system
 // call of one checkpoint write leaves nothing behind (or, past the rename, a
-// complete file); FileLock conflicts name the holder; fault plan grammar;
-// error mapping and path helpers.
+// complete file); the trace holds enough to rebuild the file; FileLock
+// conflicts name the holder; fault plan grammar; error mapping and path helpers.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -131,6 +132,34 @@ static void test_fault_at_every_call() {
 
 // A failed write while two threads encode ahead: the error reaches the
 // caller, the encoder threads stop, and nothing is left behind.
+// The power-loss model (test/power-loss.test.ts) rebuilds every file from the
+// trace alone: the writes' bytes replayed at their offsets must give the file,
+// and the open must say that it created the file.
+static void test_trace_rebuilds_the_file() {
+  tkt::TempDir dir;
+  const std::string path = dir / "00000001-s1.tkpt";
+  sys::FaultPlan plan;
+  plan.trace = true;
+  sys::set_fault_plan(plan);
+  write_small(path);
+  std::vector<sys::TraceEntry> trace = sys::take_trace();
+  sys::clear_fault_plan();
+
+  std::string rebuilt, temp;
+  int temp_flags = 0;
+  for (const sys::TraceEntry& e : trace) {
+    if (e.op == sys::Op::Open && tkt::contains(e.path, ".partial")) temp = e.path, temp_flags = e.flags;
+    if (e.op != sys::Op::Pwrite) continue;
+    CHECK(e.path == temp && e.data.size() == e.length);
+    if (rebuilt.size() < e.offset + e.length) rebuilt.resize(e.offset + e.length);
+    rebuilt.replace(e.offset, e.length, e.data);
+  }
+  CHECK((temp_flags & O_CREAT) && (temp_flags & O_EXCL) && (temp_flags & O_ACCMODE) == O_WRONLY);
+  const std::string file = tkt::read_file(path);
+  CHECK(!file.empty() && rebuilt == file);
+  CHECK(sys::take_trace().empty());  // taking the trace clears it
+}
+
 static void test_fault_while_encoding_in_parallel() {
   tkt::TempDir dir;
   Bytes data = tkt::compressible_bytes(4 << 20);
@@ -282,6 +311,6 @@ static void test_errors_and_paths() {
 }
 
 int main() {
-  return tkt::run("file_io_test", {test_fault_at_every_call, test_fault_while_encoding_in_parallel, test_atomic_file, test_file_lock, test_fault_plan_grammar,
+  return tkt::run("file_io_test", {test_fault_at_every_call, test_trace_rebuilds_the_file, test_fault_while_encoding_in_parallel, test_atomic_file, test_file_lock, test_fault_plan_grammar,
                                    test_delay, test_errors_and_paths});
 }
