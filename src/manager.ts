@@ -3,8 +3,8 @@
 // owns the workers and staging memory they share, fans their events out,
 // and closes them with their final saves (also on SIGINT/SIGTERM).
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Catalog } from './catalog.js';
 import { badInput, callNative, CheckpointError } from './errors.js';
 import { History } from './history.js';
@@ -183,6 +183,19 @@ export class CheckpointManager extends EventEmitter {
 export async function open(dir: string, options: StoreOptions = {}): Promise<CheckpointManager> {
   if (typeof dir !== 'string' || dir.length === 0) throw badInput(`Expected a directory path but received ${JSON.stringify(dir)}`);
   const checked = checkStoreOptions(options);
-  if (!checked.readOnly) mkdirSync(dir, { recursive: true });
+  if (!checked.readOnly) makeDirDurable(resolve(dir));
   return new CheckpointManager(dir, checked);
+}
+
+/**
+ * Creates `dir` and its missing parents, each new entry fsync'd in its
+ * parent: a power cut must not take away a store whose saves were
+ * acknowledged (found by the power-loss model).
+ */
+function makeDirDurable(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirDurable(parent);
+  callNative(() => native.ensureDir(dir));
+  callNative(() => native.fsyncDir(parent));
 }

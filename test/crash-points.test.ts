@@ -18,13 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
 import { contentHash, cycleTensors } from './fixtures/cycle.js';
-import { checkCycleState, holdWorkerPool } from './fixtures/cycle-checks.js';
+import { checkCycleState } from './fixtures/cycle-checks.js';
 
 const CYCLE = fileURLToPath(new URL('./fixtures/cycle.ts', import.meta.url));
 const CWD = fileURLToPath(new URL('..', import.meta.url));
 const NEVER = 'crash_at=999999999'; // arms the seam's counter, never fires
 const root = tempDir();
-await holdWorkerPool(join(root, 'keeper'));
 
 interface ChildResult {
   code: number | null;

@@ -21,13 +21,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { NativeTraceEntry } from '../src/native.js';
 import { tempDir } from './helpers.js';
 import { contentHash, cycleTensors } from './fixtures/cycle.js';
-import { checkCycleState, holdWorkerPool, type CycleExpectation } from './fixtures/cycle-checks.js';
+import { checkCycleState, type CycleExpectation } from './fixtures/cycle-checks.js';
 import { FsModel, readTree, treeKey, writeTree, type DataLoss, type Names, type Tree } from './fixtures/power-cut.js';
 
 const CYCLE = fileURLToPath(new URL('./fixtures/cycle.ts', import.meta.url));
 const CWD = fileURLToPath(new URL('..', import.meta.url));
 const root = tempDir();
-await holdWorkerPool(join(root, 'keeper'));
 const LOSSES: DataLoss[] = ['truncate', 'stale'];
 
 /** Runs one phase of the cycle child in `dir`; with `traceOut`, under a tracing plan. */
