@@ -9,7 +9,8 @@ import { EpisodeLog } from './log.js';
 import { checkStreamName } from './names.js';
 import { CheckpointReferences } from './references.js';
 import { checkQuery } from './validate.js';
-import type { EpisodeLogOptions, EpisodeRef, EpisodeRetention, StoredEpisode } from './types.js';
+import type { ExportResult } from './arrow-export.js';
+import type { EpisodeLogOptions, EpisodeRef, EpisodeRetention, ReplayQuery, StoredEpisode } from './types.js';
 
 export const EPISODES_DIR = '.episodes';
 
@@ -82,4 +83,11 @@ export async function* checkpointEpisodes(
   for (const { stream, ...query } of checkpointRefs(checkpoint.meta)) {
     for await (const record of store.episodes(stream).replay(query)) yield { ...record, stream };
   }
+}
+
+/** The issue's form of `store.episodes(stream).export(file, range)`: the stream's records in `range` as an Arrow IPC file. */
+export function exportEpisodes(
+  store: { episodes(stream: string): EpisodeLog }, stream: string, range: ReplayQuery, file: string,
+): Promise<ExportResult> {
+  return store.episodes(stream).export(file, range);
 }
