@@ -85,6 +85,24 @@ export async function* checkpointEpisodes(
   }
 }
 
+/** What load()/loadSync()/resume() add to a loaded checkpoint: its episodes, replayed. */
+export interface ReplayableCheckpoint {
+  /** The episodes the checkpoint's `meta.episodes` references, as checkpointEpisodes() replays them. */
+  episodes(): AsyncGenerator<StoredEpisode & { stream: string }>;
+}
+
+/**
+ * Gives a loaded checkpoint its episodes(). Not enumerable, so the object
+ * still compares, spreads and clones as the plain data it is.
+ */
+export function withEpisodes<T extends { meta?: Record<string, unknown> }>(
+  checkpoint: T, store: { episodes(stream: string): EpisodeLog },
+): T & ReplayableCheckpoint {
+  return Object.defineProperty(checkpoint, 'episodes', {
+    value: () => checkpointEpisodes(store, checkpoint), enumerable: false, configurable: true, writable: true,
+  }) as T & ReplayableCheckpoint;
+}
+
 /** The issue's form of `store.episodes(stream).export(file, range)`: the stream's records in `range` as an Arrow IPC file. */
 export function exportEpisodes(
   store: { episodes(stream: string): EpisodeLog }, stream: string, range: ReplayQuery, file: string,
