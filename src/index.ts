@@ -14,7 +14,7 @@ export { ModelCheckpoints, type ReportInput, type Ticket, type SaveOptions, type
 export { type StoreOptions, type PolicyOptions, type Logger } from './options.js';
 export { type HistoryEntry } from './history.js';
 export {
-  EpisodeLog, checkpointEpisodes, checkpointRefs,
+  EpisodeLog, checkpointEpisodes, checkpointRefs, exportEpisodes, type ExportResult, type ReplayableCheckpoint,
   type AppendResult, type Column, type DataFrame, type EpisodeDamage, type EpisodeLogOptions, type EpisodeRecord, type EpisodeRef,
   type EpisodeRetention, type EpisodeStats, type JsonValue, type ReplayQuery, type StoredEpisode,
 } from './episodes/index.js';

@@ -78,6 +78,7 @@ export class CheckpointManager extends EventEmitter {
         workers: this.workers,
         pipeline: this.pipeline,
         emit: (event, payload) => this.emitSafely(event, payload),
+        episodes: (stream) => this.episodes(stream), // issue 8: load(x).episodes()
       }, settings);
       this.models.set(name, { model, lock });
       if (catalog.repairs.length) {

@@ -18,6 +18,8 @@ import { borrow, type Staged, type StagingPool, type WorkerPool } from './pipeli
 import { applyDecision, decide, type Decision, type Reason, type TrackerState } from './policy.js';
 import { planRetention, singleBest } from './retention.js';
 import { normalizeTensors, type TensorInput, type TensorLike, type TensorSpec } from './tensors.js';
+import type { EpisodeLog } from './episodes/log.js'; // issue 8: load(x).episodes()
+import { withEpisodes, type ReplayableCheckpoint } from './episodes/store.js';
 
 export type TensorSource = TensorInput | (() => TensorInput);
 
@@ -86,6 +88,8 @@ export interface ModelContext {
   workers: WorkerPool;
   pipeline: PipelineSettings;
   emit(event: string, payload: unknown): void;
+  /** The store's episode log of a stream (issue 8: a loaded checkpoint replays its episodes). */
+  episodes(stream: string): EpisodeLog;
 }
 
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -309,11 +313,11 @@ export class ModelCheckpoints {
    * file that fails verification is quarantined and, for 'best' and
    * 'latest', the next candidate is tried.
    */
-  async load(which: 'best' | 'latest' | number, options: ReadOptions = {}): Promise<LoadedCheckpoint> {
+  async load(which: 'best' | 'latest' | number, options: ReadOptions = {}): Promise<LoadedCheckpoint & ReplayableCheckpoint> {
     const candidates = this.candidates(which);
     for (const record of candidates) {
       try {
-        return { ...(await this.read(record, options)), info: this.info(record) };
+        return this.replayable({ ...(await this.read(record, options)), info: this.info(record) });
       } catch (err) {
         this.skipUnreadable(record, err, typeof which !== 'number');
       }
@@ -322,11 +326,11 @@ export class ModelCheckpoints {
   }
 
   /** load() on the calling thread, for start-up code that wants it. */
-  loadSync(which: 'best' | 'latest' | number, options: ReadOptions = {}): LoadedCheckpoint {
+  loadSync(which: 'best' | 'latest' | number, options: ReadOptions = {}): LoadedCheckpoint & ReplayableCheckpoint {
     const candidates = this.candidates(which);
     for (const record of candidates) {
       try {
-        return { ...readCheckpointSync(this.catalog.path(record), options), info: this.info(record) };
+        return this.replayable({ ...readCheckpointSync(this.catalog.path(record), options), info: this.info(record) });
       } catch (err) {
         this.skipUnreadable(record, err, typeof which !== 'number');
       }
@@ -335,14 +339,14 @@ export class ModelCheckpoints {
   }
 
   /** The newest valid checkpoint (healthy ones first), or null for a fresh model. */
-  async resume(options: ReadOptions = {}): Promise<LoadedCheckpoint | null> {
+  async resume(options: ReadOptions = {}): Promise<(LoadedCheckpoint & ReplayableCheckpoint) | null> {
     this.checkOpen();
     this.catalog.refresh();
     const candidates = [...this.catalog.list()].sort((a, b) => Number(b.healthy) - Number(a.healthy) || b.seq - a.seq);
-    let loaded: LoadedCheckpoint | null = null;
+    let loaded: (LoadedCheckpoint & ReplayableCheckpoint) | null = null;
     for (const record of candidates) {
       try {
-        loaded = { ...(await this.read(record, options)), info: this.info(record) };
+        loaded = this.replayable({ ...(await this.read(record, options)), info: this.info(record) });
         break;
       } catch (err) {
         this.skipUnreadable(record, err, true);
@@ -698,6 +702,11 @@ export class ModelCheckpoints {
 
   private nothingToLoad(which: 'best' | 'latest' | number): CheckpointError {
     return new CheckpointError('E_NOT_FOUND', `model "${this.name}" has no ${typeof which === 'number' ? `checkpoint ${which}` : 'checkpoint'} to load`);
+  }
+
+  /** A loaded checkpoint that replays the episodes its meta references (issue 8). */
+  private replayable(loaded: LoadedCheckpoint): LoadedCheckpoint & ReplayableCheckpoint {
+    return withEpisodes(loaded, { episodes: (stream) => this.ctx.episodes(stream) });
   }
 
   private read(record: CheckpointRecord, options: ReadOptions): Promise<LoadedCheckpoint> {

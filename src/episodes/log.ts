@@ -12,6 +12,7 @@ import { episodeNative, type NativeDamage, type NativeEpisodeWriter } from './na
 import { resolveEpisodeOptions, type EpisodeSettings } from './options.js';
 import { Batch, decodeRecord, MAX_RECORD_BYTES, rawSize } from './record-codec.js';
 import { recoverStream } from './recovery.js';
+import { writeArrowExport, type ExportResult } from './arrow-export.js';
 import { planEpisodeRetention } from './retention.js';
 import {
   blockMatches, encodeIndex, indexFile, indexRecord, segmentFile, segmentRecords, timeRange, type IndexBlock, type SegmentInfo,
@@ -199,6 +200,12 @@ export class EpisodeLog {
   ref(query: ReplayQuery = {}): EpisodeRef {
     const { from, to, model, episode } = checkQuery(query);
     return JSON.parse(JSON.stringify({ stream: this.stream, from, to, model, episode })) as EpisodeRef;
+  }
+
+  /** Writes the records matching the query to `file`, an Apache Arrow IPC file (docs/EPISODES.md, "Export to Arrow"). */
+  export(file: string, query: ReplayQuery = {}): Promise<ExportResult> {
+    this.checkOpen();
+    return writeArrowExport(this, file, query);
   }
 
   /** Commits what is pending now; resolves when every record appended so far is acknowledged or has failed. */

@@ -9,7 +9,8 @@ import { EpisodeLog } from './log.js';
 import { checkStreamName } from './names.js';
 import { CheckpointReferences } from './references.js';
 import { checkQuery } from './validate.js';
-import type { EpisodeLogOptions, EpisodeRef, EpisodeRetention, StoredEpisode } from './types.js';
+import type { ExportResult } from './arrow-export.js';
+import type { EpisodeLogOptions, EpisodeRef, EpisodeRetention, ReplayQuery, StoredEpisode } from './types.js';
 
 export const EPISODES_DIR = '.episodes';
 
@@ -82,4 +83,29 @@ export async function* checkpointEpisodes(
   for (const { stream, ...query } of checkpointRefs(checkpoint.meta)) {
     for await (const record of store.episodes(stream).replay(query)) yield { ...record, stream };
   }
+}
+
+/** What load()/loadSync()/resume() add to a loaded checkpoint: its episodes, replayed. */
+export interface ReplayableCheckpoint {
+  /** The episodes the checkpoint's `meta.episodes` references, as checkpointEpisodes() replays them. */
+  episodes(): AsyncGenerator<StoredEpisode & { stream: string }>;
+}
+
+/**
+ * Gives a loaded checkpoint its episodes(). Not enumerable, so the object
+ * still compares, spreads and clones as the plain data it is.
+ */
+export function withEpisodes<T extends { meta?: Record<string, unknown> }>(
+  checkpoint: T, store: { episodes(stream: string): EpisodeLog },
+): T & ReplayableCheckpoint {
+  return Object.defineProperty(checkpoint, 'episodes', {
+    value: () => checkpointEpisodes(store, checkpoint), enumerable: false, configurable: true, writable: true,
+  }) as T & ReplayableCheckpoint;
+}
+
+/** The issue's form of `store.episodes(stream).export(file, range)`: the stream's records in `range` as an Arrow IPC file. */
+export function exportEpisodes(
+  store: { episodes(stream: string): EpisodeLog }, stream: string, range: ReplayQuery, file: string,
+): Promise<ExportResult> {
+  return store.episodes(stream).export(file, range);
 }
