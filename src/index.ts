@@ -13,3 +13,4 @@ export { open, CheckpointManager, type StoreEvent } from './manager.js';
 export { ModelCheckpoints, type ReportInput, type Ticket, type SaveOptions, type ModelStats, type TensorSource } from './model.js';
 export { type StoreOptions, type PolicyOptions, type Logger } from './options.js';
 export { type HistoryEntry } from './history.js';
+export { verifyStore, type VerifyStoreOptions, type StoreReport, type ModelReport, type StoreProblem, type ProblemKind } from './fsck.js';
