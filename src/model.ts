@@ -689,8 +689,8 @@ export class ModelCheckpoints {
 
   private async read(record: CheckpointRecord, options: ReadOptions): Promise<LoadedCheckpoint> {
     const path = this.catalog.path(record);
-    if (options.into !== undefined) return this.holds(record, await readCheckpoint(path, options));
     const { verify } = checkReadOptions(options);
+    if (options.into !== undefined) return this.holds(record, await readCheckpoint(path, options));
     return this.holds(record, await this.ctx.workers.run<LoadedCheckpoint>({ kind: 'load', path, verify }));
   }
 
