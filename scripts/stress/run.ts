@@ -94,16 +94,19 @@ function found(out: string, pattern: RegExp): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Runs an npm stress script and reads its totals line: `line` captures the count checked and the failures. */
+async function totalsOf(script: string, args: string[], line: RegExp): Promise<Result> {
+  const { code, out } = await run('npm', ['run', '--silent', script, '--', ...args, '--seed', String(sizes.seed), '--quiet']);
+  const m = line.exec(out);
+  if (!m) return { checked: null, failures: 1, detail: `no totals line (exit code ${code})` };
+  return { checked: Number(m[1]), failures: Number(m[2]) || (code === 0 ? 0 : 1), detail: m[0] };
+}
+
 const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Result> }> = {
   kills: {
     label: 'kills',
     size: `${sizes.kills} (seed ${sizes.seed})`,
-    async run() {
-      const { code, out } = await run('npm', ['run', '--silent', 'stress:crash', '--', '--kills', String(sizes.kills), '--seed', String(sizes.seed), '--quiet']);
-      const line = /^kill harness: .*kills (\d+) .*failures (\d+) .*$/m.exec(out);
-      if (!line) return { checked: null, failures: 1, detail: `no totals line (exit code ${code})` };
-      return { checked: Number(line[1]), failures: Number(line[2]) || (code === 0 ? 0 : 1), detail: line[0] };
-    },
+    run: () => totalsOf('stress:crash', ['--kills', String(sizes.kills)], /^kill harness: .*kills (\d+) .*failures (\d+) .*$/m),
   },
   'crash-points': {
     label: 'crash points',
@@ -127,12 +130,7 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
   corruptions: {
     label: 'corruptions',
     size: `${sizes.corruptions} (seed ${sizes.seed})`,
-    async run() {
-      const { code, out } = await run('npm', ['run', '--silent', 'stress:corruption', '--', '--count', String(sizes.corruptions), '--seed', String(sizes.seed), '--quiet']);
-      const line = /^corruption stress: .*corruptions (\d+) .*failures (\d+) .*$/m.exec(out);
-      if (!line) return { checked: null, failures: 1, detail: `no totals line (exit code ${code})` };
-      return { checked: Number(line[1]), failures: Number(line[2]) || (code === 0 ? 0 : 1), detail: line[0] };
-    },
+    run: () => totalsOf('stress:corruption', ['--count', String(sizes.corruptions)], /^corruption stress: .*corruptions (\d+) .*failures (\d+) .*$/m),
   },
   'bad-inputs': {
     label: 'bad inputs',
