@@ -11,6 +11,7 @@ import { History } from './history.js';
 import { readJournal, repairJournal } from './journal.js';
 import { checkModelName } from './model.js';
 import { native, type NativeLock } from './native.js';
+import { resolveSettings } from './options.js';
 import type { Direction } from './policy.js';
 
 export type ProblemKind =
@@ -66,16 +67,14 @@ function modelsIn(root: string): string[] {
 
 function checkOptions(options: unknown): { repair: boolean; monitor: Array<[string, Direction]>; models?: string[] } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw badInput('Expected an object for verifyStore options');
-  const { repair = false, monitor = {}, models } = options as VerifyStoreOptions;
+  const { repair = false, monitor, models } = options as VerifyStoreOptions;
   if (typeof repair !== 'boolean') throw badInput(`Expected boolean for repair but received ${JSON.stringify(repair)}`);
-  if (monitor === null || typeof monitor !== 'object' || Array.isArray(monitor)) throw badInput('Expected an object for monitor');
-  for (const [name, dir] of Object.entries(monitor))
-    if (dir !== 'min' && dir !== 'max') throw badInput(`Expected one of min, max for monitor.${name} but received ${JSON.stringify(dir)}`);
   if (models !== undefined) {
-    if (!Array.isArray(models)) throw badInput('Expected an array of model names for models');
+    if (!Array.isArray(models)) throw badInput(`Expected an array of model names for models but received ${JSON.stringify(models)}`);
     models.forEach(checkModelName);
   }
-  return { repair, monitor: Object.entries(monitor), models };
+  // The store's own check of `monitor`, and its resolved form (primary first).
+  return { repair, monitor: resolveSettings({ monitor }).policy.monitor, models };
 }
 
 /**

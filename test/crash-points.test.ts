@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { open } from '../src/index.js';
+import { open, verifyStore } from '../src/index.js';
 import { sameBytes, tempDir } from './helpers.js';
 import { CYCLE_OPTIONS, contentHash, cycleTensors } from './fixtures/cycle.js';
 import { collectingLogger, silentLogger } from './fixtures/store.js';
@@ -185,6 +185,9 @@ async function checkAfterCrash(dir: string, child: ChildResult, where: string): 
   const kept = readdirSync(modelDir).filter((f) => f.endsWith('.tkpt')).map((f) => Number(f.split('-')[0])).sort((a, b) => a - b);
   expect(kept.filter((q) => !seqs.includes(q)), `${where}: files after the reopened store closed`).toEqual([]);
   expect(kept, `${where}: close() evicted the newest`).toContain(Math.max(...seqs));
+  // The store as fsck sees it: every file verifies and is the checkpoint its record says, the best is held.
+  const fsck = await verifyStore(dir, { monitor: CYCLE_OPTIONS.monitor });
+  expect(fsck.models.m.problems, `${where}: verifyStore after the reopen`).toEqual([]);
 
   // Recovery is complete the first time: a second open finds nothing to repair
   // and the same checkpoints; the next save takes a fresh seq and is durable.
