@@ -55,7 +55,7 @@ interface Snapshot {
   pendingDeletes: string[];
 }
 
-const CHECKPOINT_FILE = /^(\d{8,})-s(\d+)\.tkpt$/;
+export const CHECKPOINT_FILE = /^(\d{8,})-s(\d+)\.tkpt$/;
 // Compact once the journal outgrows this: replaying it at open stays cheap.
 const COMPACT_BYTES = 1 << 20;
 
@@ -128,6 +128,11 @@ export class Catalog {
 
   get(seq: number): CheckpointRecord | undefined {
     return this.records.get(seq);
+  }
+
+  /** Files whose eviction is journaled but not yet confirmed unlinked (verifyStore reads it). */
+  pendingEvictions(): readonly string[] {
+    return [...this.pendingDeletes];
   }
 
   allocateSeq(): number {
@@ -359,6 +364,18 @@ export class Catalog {
     callNative(() => native.truncateFile(join(this.dir, 'journal'), 0));
     this.journal = Journal.open(join(this.dir, 'journal'));
   }
+}
+
+/**
+ * Why the file at a record's name is not that record's checkpoint (two files
+ * swapped, one copied over another: each verifies, but holds other tensors),
+ * or null. A file without seq or model in its index (written by hand) is not contradicted.
+ */
+export function identityProblem(model: string, record: CheckpointRecord, info: CheckpointInfo): string | null {
+  const holds = (info.seq === null || info.seq === record.seq) && (info.model === null || info.model === model) && info.step === record.step;
+  if (holds) return null;
+  return `${record.file} holds checkpoint ${info.seq ?? '?'} (step ${info.step}) of model ${JSON.stringify(info.model)}, ` +
+    `not checkpoint ${record.seq} (step ${record.step}) of model ${JSON.stringify(model)}`;
 }
 
 // JSON has no NaN: a diverged run's metrics are stored as strings, as in the file index.

@@ -18,3 +18,4 @@ export {
   type AppendResult, type Column, type DataFrame, type EpisodeDamage, type EpisodeLogOptions, type EpisodeRecord, type EpisodeRef,
   type EpisodeRetention, type EpisodeStats, type JsonValue, type ReplayQuery, type StoredEpisode,
 } from './episodes/index.js';
+export { verifyStore, type VerifyStoreOptions, type StoreReport, type ModelReport, type StoreProblem, type ProblemKind } from './fsck.js';

@@ -9,7 +9,7 @@ import {
   CATEGORIES, checkMeta, checkReadOptions, readCheckpoint, readCheckpointSync, writeCheckpoint,
   type Category, type CheckpointIndex, type CheckpointInfo, type LoadedCheckpoint, type Metrics, type ReadOptions,
 } from './checkpoint-file.js';
-import { Catalog, checkpointFileName, type CheckpointRecord } from './catalog.js';
+import { Catalog, checkpointFileName, identityProblem, type CheckpointRecord } from './catalog.js';
 import { badInput, callNative, CheckpointError } from './errors.js';
 import { History, type HistoryEntry } from './history.js';
 import { native } from './native.js';
@@ -330,7 +330,7 @@ export class ModelCheckpoints {
     const candidates = this.candidates(which);
     for (const record of candidates) {
       try {
-        return this.replayable({ ...readCheckpointSync(this.catalog.path(record), options), info: this.info(record) });
+        return this.replayable({ ...this.holds(record, readCheckpointSync(this.catalog.path(record), options)), info: this.info(record) });
       } catch (err) {
         this.skipUnreadable(record, err, typeof which !== 'number');
       }
@@ -709,11 +709,18 @@ export class ModelCheckpoints {
     return withEpisodes(loaded, { episodes: (stream) => this.ctx.episodes(stream) });
   }
 
-  private read(record: CheckpointRecord, options: ReadOptions): Promise<LoadedCheckpoint> {
+  private async read(record: CheckpointRecord, options: ReadOptions): Promise<LoadedCheckpoint> {
     const path = this.catalog.path(record);
-    if (options.into !== undefined) return readCheckpoint(path, options);
     const { verify } = checkReadOptions(options);
-    return this.ctx.workers.run<LoadedCheckpoint>({ kind: 'load', path, verify });
+    if (options.into !== undefined) return this.holds(record, await readCheckpoint(path, options));
+    return this.holds(record, await this.ctx.workers.run<LoadedCheckpoint>({ kind: 'load', path, verify }));
+  }
+
+  /** A file that verifies but is another checkpoint (swapped, copied over) is as unreadable as a corrupt one. */
+  private holds(record: CheckpointRecord, loaded: LoadedCheckpoint): LoadedCheckpoint {
+    const problem = identityProblem(this.name, record, loaded.info);
+    if (problem) throw new CheckpointError('E_CORRUPT', problem);
+    return loaded;
   }
 
   /** Rethrows what is not an unreadable file; quarantines an unreadable one and rethrows unless falling back. */

@@ -1,6 +1,7 @@
 // The CheckpointManager through its public API (issue 3): save decisions of
 // report(), independent models, retention on disk, restarts, corrupt files,
-// failed saves, presets, option checks, logging, stats and close().
+// failed saves, presets, logging, stats and close(). Bad options and
+// arguments are in the catalogue of store-bad-input.test.ts.
 // The decision table itself is in policy.test.ts and the retention plan in
 // retention.test.ts; here each rule is checked end to end, files included.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -753,95 +754,6 @@ describe('presets', () => {
     expect(m.report({ step: 0, metrics: { loss: 1 }, tensors: tensorsFor(0) }).saved).toBe(true);
     expect(m.report({ step: 1, metrics: { loss: 0.995 }, tensors: tensorsFor(0) }).saved).toBe(false);
     expect(m.report({ step: 2, metrics: { loss: 0.98 }, tensors: tensorsFor(0) }).saved).toBe(true);
-  });
-});
-
-describe('option checks', () => {
-  const noop = () => {};
-  const cases: Array<[string, unknown, string]> = [
-    ['keep.best negative', { keep: { best: -1 } }, 'keep.best'],
-    ['keep.best fractional', { keep: { best: 1.5 } }, 'keep.best'],
-    ['keep.periodic not a number', { keep: { periodic: '3' } }, 'keep.periodic'],
-    ['unknown keep key', { keep: { bset: 1 } }, 'keep.bset'],
-    ['every.steps zero', { every: { steps: 0 } }, 'every.steps'],
-    ['every.minutes negative', { every: { minutes: -1 } }, 'every.minutes'],
-    ['unknown every key', { every: { step: 10 } }, 'every.step'],
-    ['monitor direction', { monitor: { loss: 'down' } }, 'monitor.loss'],
-    ['monitor not an object', { monitor: 'loss' }, 'monitor'],
-    ['improvement.mode', { improvement: { mode: 'some' } }, 'improvement.mode'],
-    ['improvement.minDelta negative', { improvement: { minDelta: -0.1 } }, 'improvement.minDelta'],
-    ['improvement.minRelative NaN', { improvement: { minRelative: NaN } }, 'improvement.minRelative'],
-    ['compression.codec', { compression: { codec: 'lz4' } }, 'compression.codec'],
-    ['compression.level', { compression: { level: 30 } }, 'compression.level'],
-    ['compression.chunkBytes not a multiple of 64', { compression: { chunkBytes: 4100 } }, 'compression.chunkBytes'],
-    ['quotaBytes zero', { quotaBytes: 0 }, 'quotaBytes'],
-    ['alertAfter zero', { alertAfter: 0 }, 'alertAfter'],
-    ['always not boolean', { always: 1 }, 'always'],
-    ['preset unknown', { preset: 'fast' }, 'preset'],
-    ['degradation.patience zero', { degradation: { patience: 0 } }, 'degradation.patience'],
-    ['degradation.onRevert not a function', { degradation: { onRevert: 'x' } }, 'degradation.onRevert'],
-    ['degradation.revert not boolean', { degradation: { revert: 'yes' } }, 'degradation.revert'],
-    ['logger.info missing', { logger: { debug: noop, warn: noop, error: noop } }, 'logger.info'],
-    ['logger not an object', { logger: console.log }, 'logger'],
-    ['readOnly not boolean', { readOnly: 'yes' }, 'readOnly'],
-    ['unknown top-level key', { kep: { best: 1 } }, 'kep'],
-    ['options not an object', null, 'options'],
-  ];
-
-  it.each(cases)('open() rejects %s with E_BAD_INPUT naming %2$j', async (_name, options, option) => {
-    const dir = mkdtempSync(join(root, 'o'));
-    const err = await expectRejectsCode(open(dir, options as StoreOptions), 'E_BAD_INPUT');
-    expect(err.message).toContain(option);
-  });
-
-  it('model() checks its per-model overrides the same way', async () => {
-    const { store } = await fresh();
-    expectThrowsCode(() => store.model('m', { keep: { best: -1 } }), 'E_BAD_INPUT', 'keep.best');
-    expectThrowsCode(() => store.model('m', { logger: silentLogger } as never), 'E_BAD_INPUT', 'logger');
-    // The failed calls opened nothing: the name is still free.
-    expect(store.model('m', { keep: { best: 1 } }).settings.retention.keepBest).toBe(1);
-  });
-
-  it.each(['../x', 'a/b', '', 'x'.repeat(300), 'a'.repeat(129), 'a\0b', '.hidden', '-dash', 'sp ace', 'a\\b'])(
-    'model(%j) is E_BAD_INPUT',
-    async (name) => {
-      const { store, dir } = await fresh();
-      expectThrowsCode(() => store.model(name), 'E_BAD_INPUT');
-      expect(readdirSync(dir)).toEqual([]);
-    },
-  );
-
-  it('accepts model names up to 128 characters of [A-Za-z0-9._-]', async () => {
-    const { store } = await fresh();
-    for (const name of ['a'.repeat(128), 'dqn-v2.1_final', '0'])
-      expect(store.model(name).name).toBe(name);
-  });
-
-  it('rejects steps that go backwards and bad report fields', async () => {
-    const { store } = await fresh({ always: true });
-    const m = store.model('m');
-    m.report({ step: 10, tensors: tensorsFor(0) });
-    m.report({ step: 10, tensors: tensorsFor(0) }); // the same step again is fine
-    expectThrowsCode(() => m.report({ step: 9, tensors: tensorsFor(0) }), 'E_BAD_INPUT', 'backwards');
-    expectThrowsCode(() => m.report({ step: -1 }), 'E_BAD_INPUT', 'step');
-    expectThrowsCode(() => m.report({ step: 1.5 }), 'E_BAD_INPUT', 'step');
-    expectThrowsCode(() => m.report({ step: 11, metrics: { loss: '1' as never } }), 'E_BAD_INPUT', 'loss');
-    expectThrowsCode(() => m.report({ step: 11, epoch: -1 }), 'E_BAD_INPUT', 'epoch');
-    expectThrowsCode(() => m.report({ step: 11 }), 'E_BAD_INPUT', 'no tensors');
-    await settle(store);
-  });
-
-  it('every call after close() is E_CLOSED', async () => {
-    const { store } = await fresh({ always: true });
-    const m = store.model('m');
-    await store.close();
-    expectThrowsCode(() => store.model('m'), 'E_CLOSED');
-    expectThrowsCode(() => store.model('other'), 'E_CLOSED');
-    expectThrowsCode(() => m.report({ step: 0, tensors: tensorsFor(0) }), 'E_CLOSED');
-    expectThrowsCode(() => m.pin(1), 'E_CLOSED');
-    await expectRejectsCode(m.save(tensorsFor(0), { step: 0 }), 'E_CLOSED');
-    await expectRejectsCode(m.load('latest'), 'E_CLOSED');
-    await expectRejectsCode(m.resume(), 'E_CLOSED');
   });
 });
 

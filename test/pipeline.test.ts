@@ -248,16 +248,6 @@ describe('loads', () => {
 });
 
 describe('shutdown', () => {
-  it('checks the pipeline options where they enter', async () => {
-    const dir = join(root, 'bad-options');
-    await expectRejectsCode(open(dir, { workers: 0 }), 'E_BAD_INPUT', /workers/);
-    await expectRejectsCode(open(dir, { backpressure: 'drop' as never }), 'E_BAD_INPUT', /backpressure/);
-    await expectRejectsCode(open(dir, { staging: { maxBytes: -1 } }), 'E_BAD_INPUT', /staging.maxBytes/);
-    await expectRejectsCode(open(dir, { staging: { size: 1 } as never }), 'E_BAD_INPUT', /staging.size/);
-    await expectRejectsCode(open(dir, { snapshot: 'none' as never }), 'E_BAD_INPUT', /snapshot/);
-    await expectRejectsCode(open(dir, { handleSignals: 1 as never }), 'E_BAD_INPUT', /handleSignals/);
-  });
-
   it('reports after close() began are skipped, not thrown: a loop still running keeps going', async () => {
     const { store } = await fresh({ always: true });
     const m = store.model('m');
