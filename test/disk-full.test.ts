@@ -104,7 +104,7 @@ describe('a real full disk (64 MiB tmpfs)', () => {
     const kept = m.list();
     for (const c of kept) m.pin(c.seq!);
     fill(mountPoint, 0);
-    const outcomes = await settleAll([4, 3, 2, 1].map(() => m.report({ step: step++, tensors: noise(step) })));
+    const outcomes = await settleAll(Array.from({ length: 4 }, () => m.report({ step: step++, tensors: noise(step) })));
     for (let i = 0; i < 3; i++) outcomes.push(...(await settleAll([m.report({ step: step++, tensors: noise(step) })])));
     await store.flush();
     expect(outcomes.map((o) => o.code)).toEqual(Array(outcomes.length).fill('E_NOSPACE'));
