@@ -32,6 +32,10 @@
 //      id), the stream holds at least as many records as were acknowledged,
 //      and nothing is damaged. The last iteration replays the whole stream
 //      and checks every acknowledged record.
+//   8. verifyStore (the fsck) finds no problem in the closed store after
+//      each reopen; one reopen in four is preceded by verifyStore with
+//      repair on the raw state the kill left, which must leave no problem
+//      and quarantine nothing (it does only what recovery at open does).
 // Exits non-zero on any failure; prints one totals line.
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, truncateSync, closeSync } from 'node:fs';
@@ -39,7 +43,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { inspectCheckpoint, open, type CheckpointManager, type PolicyOptions } from '../../src/index.js';
+import { inspectCheckpoint, open, verifyStore, type CheckpointManager, type PolicyOptions, type StoreReport } from '../../src/index.js';
 import { readJournal } from '../../src/journal.js';
 import { contentHash, episodeHash } from './content-hash.js';
 
@@ -49,7 +53,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
-    'max-mb': { type: 'string', default: '8' },
+    'max-mb': { type: 'string', default: '50' },
     'keep-going': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
   },
@@ -101,7 +105,7 @@ interface Acked { model: string; seq: number; step: number; hash: string; loss: 
 interface AckedEpisode { stream: string; id: number; time: number; hash: string }
 const totals = {
   kills: 0, selfCrashes: 0, crashPlansUnreached: 0, ackedChecks: 0, bitExact: 0, evictedAcked: 0, unackedLoaded: 0, reopens: 0, failures: 0,
-  episodeChecks: 0, episodeBitExact: 0,
+  episodeChecks: 0, episodeBitExact: 0, fsckChecks: 0, fsckRepairs: 0,
 };
 /** Repairs a kill may leave in an episode stream: a torn tail, a roll cut short. */
 const KILL_REPAIRS = /cut a torn tail|removed segment \d+: no records|unfinished index file/;
@@ -181,6 +185,25 @@ function scanEvictions(dir: string): void {
     if (!existsSync(journal)) continue;
     for (const r of readJournal(journal).records as Array<{ t: string; seq?: number }>)
       if (r.t === 'evict' && typeof r.seq === 'number') evicted.get(model)!.add(r.seq);
+  }
+}
+
+/** Check 8: every problem verifyStore reports (after its repairs, with `repair`) is a failure; so is a quarantine. */
+async function fsck(iteration: number, dir: string, repair: boolean): Promise<void> {
+  let report: StoreReport;
+  try {
+    report = await verifyStore(dir, { repair, monitor: POLICY.monitor, models: MODELS.filter((m) => existsSync(join(dir, m))) });
+  } catch (err) {
+    fail(iteration, `verifyStore${repair ? ' with repair' : ''} threw: ${(err as Error).stack}`);
+    return;
+  }
+  totals.fsckChecks++;
+  for (const [name, model] of Object.entries(report.models)) {
+    for (const p of model.problems) fail(iteration, `verifyStore${repair ? ' after repair' : ''}: ${name}: ${p.kind}: ${p.message}`);
+    for (const r of model.repairs) {
+      totals.fsckRepairs++;
+      if (r.startsWith('quarantined')) fail(iteration, `verifyStore repair quarantined a file: ${name}: ${r}`);
+    }
   }
 }
 
@@ -359,13 +382,14 @@ for (let i = 1; i <= kills; i++) {
   // One iteration in ten kills with a crash plan; the one before verifies a
   // copy so that the planned child meets the raw state a SIGKILL left.
   crashNext = i < kills && random() < 0.1;
+  const dir = crashNext ? scratchDir : storeDir;
   if (crashNext) {
     rmSync(scratchDir, { recursive: true, force: true });
     cpSync(storeDir, scratchDir, { recursive: true });
-    await verify(i, scratchDir, true);
-  } else {
-    await verify(i, storeDir, false, i === kills);
   }
+  if (random() < 0.25) await fsck(i, dir, true);
+  await verify(i, dir, crashNext, i === kills);
+  await fsck(i, dir, false);
   if (!values.quiet && (i % 10 === 0 || totals.failures > 0 || i === kills))
     console.log(`[${i}/${kills}] ${((performance.now() - started) / 1000).toFixed(1)} s  acked checked ${totals.ackedChecks}  bit-exact ${totals.bitExact}  self-crashes ${totals.selfCrashes}  failures ${totals.failures}  (${result.ready ?? 'not ready'}${crashAt !== null ? `, crash_at=${crashAt}` : ''})`);
   if (totals.failures > 0 && !values['keep-going']) {
@@ -382,7 +406,8 @@ console.log(
   `kill harness: seed ${seed}, max ${maxMb} MiB: kills ${totals.kills} (self-crashes at crash_at ${totals.selfCrashes}, plans not reached ${totals.crashPlansUnreached}), ` +
   `acknowledged checkpoints ${distinctAcked} (checked ${totals.ackedChecks} times over all reopens: bit-exact loads ${totals.bitExact}, evicted ${totals.evictedAcked}), ` +
   `unacknowledged complete ${totals.unackedLoaded}, reopens ${totals.reopens}, ` +
-  `acknowledged episode records ${distinctEpisodes} (checked ${totals.episodeChecks} times: bit-exact ${totals.episodeBitExact}), failures ${totals.failures} (${seconds} s)`,
+  `acknowledged episode records ${distinctEpisodes} (checked ${totals.episodeChecks} times: bit-exact ${totals.episodeBitExact}), ` +
+  `verifyStore runs ${totals.fsckChecks} (repairs made ${totals.fsckRepairs}), failures ${totals.failures} (${seconds} s)`,
 );
 if (totals.failures === 0 && !values.keep) rmSync(workDir, { recursive: true, force: true });
 else console.log(`store kept at ${workDir}`);

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, stripVTControlCharacters } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PART_KEYS = ['kills', 'crash-points', 'power-loss', 'corruptions', 'bad-inputs', 'fuzz'] as const;
@@ -68,7 +68,8 @@ function run(command: string, args: string[], env: Record<string, string> = {}):
       out += d;
       process.stderr.write(d);
     });
-    child.on('close', (code) => resolve({ code, out }));
+    // Colours stripped: the totals lines are read with anchored patterns.
+    child.on('close', (code) => resolve({ code, out: stripVTControlCharacters(out) }));
   });
 }
 
