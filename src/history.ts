@@ -49,7 +49,8 @@ export class History {
     this.timer = null;
     if (!this.journal) return;
     try {
-      for (const entry of this.buffer) this.journal.append({ ...entry, metrics: encodeMetrics(entry.metrics) }, { sync: false });
+      // One write for the whole buffer; a failed one leaves the entries buffered.
+      this.journal.appendMany(this.buffer.map((entry) => ({ ...entry, metrics: encodeMetrics(entry.metrics) })), { sync: false });
       this.buffer = [];
       if (sync) this.journal.sync();
     } catch (err) {

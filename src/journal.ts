@@ -17,6 +17,17 @@ export interface JournalContents {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+function recordJson(record: object): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(record);
+  } catch (err) {
+    throw new CheckpointError('E_BAD_INPUT', `journal record is not serializable: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof json !== 'string') throw new CheckpointError('E_BAD_INPUT', 'journal record must be a JSON-serializable object');
+  return json;
+}
+
 export class Journal {
   private constructor(private readonly handle: NativeJournal, readonly path: string) {}
 
@@ -34,15 +45,17 @@ export class Journal {
    * on return. A failed append throws and leaves the journal as it was.
    */
   append(record: object, opts: { sync?: boolean } = {}): void {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(record);
-    } catch (err) {
-      throw new CheckpointError('E_BAD_INPUT', `journal record is not serializable: ${(err as Error).message}`, { cause: err });
-    }
-    if (typeof json !== 'string') throw new CheckpointError('E_BAD_INPUT', 'journal record must be a JSON-serializable object');
-    const bytes = Buffer.from(json, 'utf8');
+    const bytes = Buffer.from(recordJson(record), 'utf8');
     callNative(() => this.handle.append(bytes, opts.sync ?? true));
+  }
+
+  /** Appends the records as one write: all of them or, when it fails (it throws), none. */
+  appendMany(records: readonly object[], opts: { sync?: boolean } = {}): void {
+    if (records.length === 0) return;
+    const json = records.map(recordJson);
+    const lengths = Uint32Array.from(json, (j) => Buffer.byteLength(j, 'utf8'));
+    const bytes = Buffer.from(json.join(''), 'utf8');
+    callNative(() => this.handle.appendMany(bytes, lengths, opts.sync ?? true));
   }
 
   /** Makes every appended record durable. */

@@ -36,6 +36,9 @@ export interface ReportInput {
   snapshot?: SnapshotMode;
 }
 
+/** The durable promise of every report that saves nothing (a settled promise can be shared). */
+const NOTHING_SAVED: Promise<null> = Promise.resolve(null);
+
 export interface Ticket {
   saved: boolean;
   reasons: Reason[];
@@ -198,7 +201,7 @@ export class ModelCheckpoints {
   report(input: ReportInput): Ticket {
     this.checkWritable();
     // A loop still running while close() finishes must not crash on its next report.
-    if (this.closing) return { saved: false, reasons: [], category: null, durable: Promise.resolve(null) };
+    if (this.closing) return { saved: false, reasons: [], category: null, durable: NOTHING_SAVED };
     const { step, epoch = 0, metrics = {}, force = false } = this.checkReport(input);
     const now = Date.now();
     const { policy } = this.settings;
@@ -228,10 +231,10 @@ export class ModelCheckpoints {
       this.ctx.logger.warn({ model: this.name, step, metrics: decision.nonFinite }, 'non-finite metrics: never an improvement');
     if (decision.degraded) this.onDegraded(step, metrics, before);
     if (!placed) {
-      if (dropped) return { saved: false, reasons: [], category: null, durable: Promise.resolve(null), dropped: true };
+      if (dropped) return { saved: false, reasons: [], category: null, durable: NOTHING_SAVED, dropped: true };
       this.catalog.counters.skips++;
       this.ctx.emit('skipped', { model: this.name, step });
-      return { saved: false, reasons: [], category: null, durable: Promise.resolve(null) };
+      return { saved: false, reasons: [], category: null, durable: NOTHING_SAVED };
     }
     const healthy = decision.nonFinite.length === 0;
     return this.enqueue(placed, {
@@ -775,12 +778,18 @@ export class ModelCheckpoints {
     if (last !== null && step < last) throw badInput(`step ${step} goes backwards: model "${this.name}" last reported step ${last}`);
     if (epoch !== undefined && (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0))
       throw badInput(`Expected non-negative integer for epoch but received ${String(epoch)}`);
-    if (metrics !== undefined) {
-      if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) throw badInput('Expected an object of numbers for metrics');
-      for (const [k, v] of Object.entries(metrics)) if (typeof v !== 'number') throw badInput(`Expected number for metric "${k}" but received ${typeof v}`);
+    if (metrics !== undefined && (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)))
+      throw badInput('Expected an object of numbers for metrics');
+    // A copy: the history buffer, the commit and the final save hold on to
+    // the values after report() returns, and callers reuse their objects.
+    const copy: Metrics = {};
+    for (const k of metrics === undefined ? [] : Object.keys(metrics)) {
+      const v = metrics![k];
+      if (typeof v !== 'number') throw badInput(`Expected number for metric "${k}" but received ${typeof v}`);
+      copy[k] = v;
     }
     if (force !== undefined && typeof force !== 'boolean') throw badInput(`Expected boolean for force but received ${String(force)}`);
-    return input;
+    return { step, epoch, metrics: copy, force };
   }
 
   private checkOpen(): void {

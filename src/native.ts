@@ -87,6 +87,8 @@ export interface NativeTraceEntry {
 export interface NativeJournal {
   /** One frame per call; fsynced when `sync`. A failed append leaves the file as it was. */
   append(record: Uint8Array, sync: boolean): void;
+  /** The payloads end to end (record i is lengths[i] bytes), one frame each, written by one pwrite: all or none. */
+  appendMany(records: Uint8Array, lengths: Uint32Array, sync: boolean): void;
   sync(): void;
   /** The fsync on a libuv thread; appends may continue meanwhile. */
   sync(async: true): Promise<void>;

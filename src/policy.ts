@@ -150,9 +150,12 @@ export function decide(config: PolicyConfig, state: TrackerState, report: Report
 export function applyDecision(
   config: PolicyConfig, state: TrackerState, report: Report, decision: Decision, now: number,
 ): TrackerState {
-  const best = { ...state.best };
-  if (decision.category === 'best')
+  // Shared when unchanged: tracker states are never mutated.
+  let best = state.best;
+  if (decision.category === 'best') {
+    best = { ...state.best };
     for (const name of decision.improved) best[name] = { value: report.metrics[name], step: report.step, time: now };
+  }
   return {
     best,
     lastSavedStep: decision.save ? report.step : state.lastSavedStep ?? report.step,

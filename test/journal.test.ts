@@ -156,6 +156,30 @@ describe('Journal', () => {
   });
 });
 
+describe('Journal.appendMany', () => {
+  it('writes the same frames as one append each, in one write, and none of them when it fails', () => {
+    const dir = fresh();
+    const single = Journal.open(join(dir, 'single'));
+    for (const r of THREE) single.append(r, { sync: false });
+    single.close();
+    const batched = Journal.open(join(dir, 'batched'));
+    batched.appendMany(THREE, { sync: false });
+    expect(readFileSync(join(dir, 'batched'))).toEqual(readFileSync(join(dir, 'single')));
+
+    const before = batched.bytes;
+    native.setFaultPlan('op=pwrite,fail_at=1,errno=ENOSPC');
+    expectThrowsCode(() => batched.appendMany(THREE), 'E_NOSPACE', 'pwrite');
+    native.clearFaultPlan();
+    expect(statSync(join(dir, 'batched')).size).toBe(before);
+    // A record JSON cannot hold fails the whole batch before anything is written.
+    expectThrowsCode(() => batched.appendMany([{ a: 1 }, { b: 1n }]), 'E_BAD_INPUT', 'not serializable');
+    batched.appendMany([]);
+    expect(batched.bytes).toBe(before);
+    batched.close();
+    expect(readJournal(join(dir, 'batched'))).toMatchObject({ records: THREE, problem: null });
+  });
+});
+
 describe('lockFile', () => {
   const lock = (path: string) => callNative(() => native.lockFile(path));
 

@@ -382,6 +382,23 @@ describe('list(), best(), latest(), history()', () => {
     expect(history.every((h) => typeof h.time === 'number' && h.time > 0)).toBe(true);
   });
 
+  it('history and checkpoints keep the values reported, even when the caller reuses and changes its metrics object', async () => {
+    const { store, dir } = await fresh({ ...LOSS, every: { steps: null } });
+    const m = store.model('m');
+    const metrics = { loss: 5 };
+    for (let step = 0; step < 3; step++) {
+      metrics.loss = 5 - step;
+      await m.report({ step, metrics, tensors: tensorsFor(step) }).durable;
+    }
+    metrics.loss = -1;
+    expect(m.history().map((h) => h.metrics.loss)).toEqual([5, 4, 3]);
+    await store.flush();
+    expect(m.list().map((c) => c.metrics.loss)).toEqual([5, 4, 3]);
+    await store.close();
+    const again = (await reopen(dir, { readOnly: true })).model('m');
+    expect(again.history().map((h) => h.metrics.loss)).toEqual([5, 4, 3]);
+  });
+
   it('history reaches the disk at every commit, and within about a second without one', async () => {
     const { store, dir } = await fresh({ ...LOSS, every: { steps: null } });
     const m = store.model('m');

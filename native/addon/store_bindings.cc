@@ -19,7 +19,8 @@ class JournalWrap : public Napi::ObjectWrap<JournalWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeJournal",
-                       {InstanceMethod("append", &JournalWrap::Append), InstanceMethod("sync", &JournalWrap::Sync),
+                       {InstanceMethod("append", &JournalWrap::Append), InstanceMethod("appendMany", &JournalWrap::AppendMany),
+                        InstanceMethod("sync", &JournalWrap::Sync),
                         InstanceMethod("size", &JournalWrap::Size), InstanceMethod("close", &JournalWrap::Close)});
   }
 
@@ -50,6 +51,24 @@ class JournalWrap : public Napi::ObjectWrap<JournalWrap> {
     Bytes record = get_bytes(info[0], "record");
     bool sync = info[1].ToBoolean();
     core(env, [&] { w.append(record.data, record.len, sync); });
+    return env.Undefined();
+  }
+
+  // appendMany(records: Uint8Array, lengths: Uint32Array, sync: boolean):
+  // the payloads end to end, one frame each, one pwrite for all.
+  Napi::Value AppendMany(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    JournalWriter& w = writer(env);
+    Bytes records = get_bytes(info[0], "records");
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+      throw_code(env, "E_BAD_INPUT", "Expected Uint32Array for lengths");
+    Napi::Uint32Array lengths = info[1].As<Napi::Uint32Array>();
+    uint64_t sum = 0;
+    for (size_t i = 0; i < lengths.ElementLength(); i++) sum += lengths[i];
+    if (sum != records.len)
+      throw_code(env, "E_BAD_INPUT", "the lengths add up to " + std::to_string(sum) + " bytes, records holds " + std::to_string(records.len));
+    bool sync = info[2].ToBoolean();
+    core(env, [&] { w.append_many(records.data, lengths.Data(), lengths.ElementLength(), sync); });
     return env.Undefined();
   }
 

@@ -23,6 +23,11 @@ struct FdGuard {
   }
 };
 
+[[noreturn]] void throw_too_long(size_t len) {
+  throw Error(ErrorCode::BadInput, "journal record of " + std::to_string(len) + " bytes exceeds the limit of " +
+                                       std::to_string(kJournalMaxPayload));
+}
+
 }  // namespace
 
 JournalWriter::JournalWriter(const std::string& path) : path_(path) {
@@ -42,19 +47,34 @@ JournalWriter::~JournalWriter() {
 }
 
 void JournalWriter::append(const void* data, size_t len, bool sync) {
+  if (len > kJournalMaxPayload) throw_too_long(len);
+  const uint32_t length = uint32_t(len);
+  append_many(data, &length, 1, sync);
+}
+
+void JournalWriter::append_many(const void* data, const uint32_t* lengths, size_t count, bool sync) {
   if (broken_)
     throw Error(ErrorCode::Io, path_ + ": a failed append could not be rolled back; reopen the journal to repair it");
-  if (len > kJournalMaxPayload)
-    throw Error(ErrorCode::BadInput, "journal record of " + std::to_string(len) + " bytes exceeds the limit of " +
-                                         std::to_string(kJournalMaxPayload));
-  std::vector<uint8_t> frame(kJournalHeaderBytes + len);
-  put_u32(frame.data(), uint32_t(len));
-  put_u64(frame.data() + 4, xxh3_64(data, len));
-  if (len > 0) std::memcpy(frame.data() + kJournalHeaderBytes, data, len);
-  // One pwrite per frame.
-  if (int err = pwrite_all(fd_, frame.data(), frame.size(), size_)) roll_back(err, "pwrite");
+  size_t total = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (lengths[i] > kJournalMaxPayload) throw_too_long(lengths[i]);
+    total += kJournalHeaderBytes + lengths[i];
+  }
+  std::vector<uint8_t> frames(total);
+  const uint8_t* payload = static_cast<const uint8_t*>(data);
+  uint8_t* out = frames.data();
+  for (size_t i = 0; i < count; i++) {
+    const size_t len = lengths[i];
+    put_u32(out, uint32_t(len));
+    put_u64(out + 4, xxh3_64(payload, len));
+    if (len > 0) std::memcpy(out + kJournalHeaderBytes, payload, len);
+    out += kJournalHeaderBytes + len;
+    payload += len;
+  }
+  if (total == 0) return;
+  if (int err = pwrite_all(fd_, frames.data(), frames.size(), size_)) roll_back(err, "pwrite");
   if (sync && sys::fsync(fd_) != 0) roll_back(errno, "fsync");
-  size_ += frame.size();
+  size_ += frames.size();
 }
 
 void JournalWriter::roll_back(int err, const char* call) {

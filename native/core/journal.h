@@ -27,6 +27,11 @@ class JournalWriter {
   // throws, so the record is absent and a retry cannot duplicate it.
   // Payloads over kJournalMaxPayload are BadInput.
   void append(const void* data, size_t len, bool sync);
+  // Appends `count` records, the payloads laid end to end in `data` (record
+  // i is lengths[i] bytes), as `count` frames written by a single pwrite:
+  // all of them or, on failure, none. Buffered records (the history) cost
+  // one system call per batch instead of one per record.
+  void append_many(const void* data, const uint32_t* lengths, size_t count, bool sync);
   void sync();
   uint64_t size() const { return size_; }
 

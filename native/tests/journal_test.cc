@@ -204,6 +204,40 @@ static void test_failed_appends_roll_back() {
   CHECK_THROWS_CODE(again.append(big.data(), big.size(), true), ErrorCode::BadInput, "exceeds the limit");
 }
 
+// Several records in one pwrite: the same frames as one append each, and on
+// a failure none of them.
+static void test_append_many() {
+  tkt::TempDir dir;
+  const std::string one_by_one = dir / "one", batched = dir / "many";
+  append_all(one_by_one, kThree);
+  std::string joined;
+  std::vector<uint32_t> lengths;
+  for (const std::string& r : kThree) joined += r, lengths.push_back(uint32_t(r.size()));
+  tk::JournalWriter w(batched);
+  w.append("first", 5, false);
+  sys::FaultPlan trace;
+  trace.trace = true;
+  sys::set_fault_plan(trace);
+  w.append_many(joined.data(), lengths.data(), lengths.size(), false);
+  CHECK((traced_ops() == std::vector<sys::Op>{sys::Op::Pwrite}));
+  sys::clear_fault_plan();
+  CHECK(tkt::read_file(batched).substr(12 + 5) == tkt::read_file(one_by_one));
+
+  const uint64_t before = w.size();
+  arm("op=pwrite,fail_at=1,errno=ENOSPC");
+  CHECK_THROWS_CODE(w.append_many(joined.data(), lengths.data(), lengths.size(), true), ErrorCode::NoSpace, "pwrite");
+  sys::clear_fault_plan();
+  CHECK(w.size() == before && tkt::read_file(batched).size() == before);
+  w.append_many(nullptr, nullptr, 0, true);  // nothing to write: no frame
+  CHECK(w.size() == before);
+
+  const uint32_t too_long[] = {1, uint32_t(tk::kJournalMaxPayload + 1)};
+  std::string big(tk::kJournalMaxPayload + 2, 'x');
+  CHECK_THROWS_CODE(w.append_many(big.data(), too_long, 2, true), ErrorCode::BadInput, "exceeds the limit");
+  CHECK(w.size() == before);
+  CHECK((tk::scan_journal(batched).records.size() == 1 + kThree.size()));
+}
+
 static void test_truncate_file() {
   tkt::TempDir dir;
   const std::string path = dir / "f";
@@ -264,6 +298,6 @@ static void test_write_file_atomic() {
 
 int main() {
   return tkt::run("journal_test", {test_round_trip, test_missing_and_empty, test_torn_tail_at_every_cut,
-                                   test_damaged_middle_record, test_failed_appends_roll_back, test_truncate_file,
+                                   test_damaged_middle_record, test_failed_appends_roll_back, test_append_many, test_truncate_file,
                                    test_remove_file, test_clear_tmp_dir, test_write_file_atomic});
 }
