@@ -42,7 +42,10 @@ type JournalEntry =
   | { t: 'deleted'; file: string }
   | { t: 'quarantine'; seq: number; file: string; reason: string }
   | { t: 'pin'; seq: number; pinned: boolean }
-  | { t: 'state'; tracker: TrackerState; counters: Counters };
+  | { t: 'state'; tracker: TrackerState; counters: Counters }
+  // The first record of a journal a compaction started: it continues the
+  // catalog.json of the same generation.
+  | { t: 'generation'; n: number };
 
 interface Snapshot {
   version: 1;
@@ -53,6 +56,13 @@ interface Snapshot {
   counters: Counters;
   /** Files whose eviction is journaled but whose unlink is not confirmed. */
   pendingDeletes: string[];
+  /**
+   * Counts compactions (absent in files of before it: 0). A journal whose
+   * generation record is older (none: 0) predates this file: a kill
+   * between writing it and emptying the journal left that journal behind,
+   * and everything in it is already here.
+   */
+  generation?: number;
 }
 
 export const CHECKPOINT_FILE = /^(\d{8,})-s(\d+)\.tkpt$/;
@@ -70,7 +80,10 @@ export class Catalog {
   private readonly records = new Map<number, CheckpointRecord>();
   private readonly pendingDeletes = new Set<string>();
   private nextSeq = 1;
+  private generation = 0;
   private journal: Journal | null = null;
+  /** Why the journal could not be restarted after a compaction (appends refused until a reopen). */
+  private journalLost: Error | null = null;
   private stamp = '';
   private sorted: CheckpointRecord[] | null = null;
 
@@ -236,6 +249,8 @@ export class Catalog {
   }
 
   private append(entry: JournalEntry, sync = true): void {
+    if (this.journalLost)
+      throw new CheckpointError('E_IO', `the journal of model "${this.model}" could not be restarted after a compaction (${this.journalLost.message}); reopen the store`, { cause: this.journalLost });
     if (!this.journal) throw new CheckpointError('E_CLOSED', `catalog of model "${this.model}" is ${this.readOnly ? 'read-only' : 'closed'}`);
     this.journal.append(entry, { sync });
   }
@@ -268,6 +283,8 @@ export class Catalog {
         this.tracker = entry.tracker;
         this.counters = entry.counters;
         break;
+      case 'generation':
+        break;
     }
   }
 
@@ -281,6 +298,7 @@ export class Catalog {
         this.tracker = snap.tracker;
         this.counters = snap.counters;
         this.nextSeq = snap.nextSeq;
+        this.generation = snap.generation ?? 0;
       } catch (err) {
         // catalog.json is replaced atomically, so this is disk damage: the
         // journal and the files themselves still tell what is there.
@@ -289,7 +307,10 @@ export class Catalog {
     }
     const journalPath = join(this.dir, 'journal');
     const scan = readJournal(journalPath);
-    for (const entry of scan.records) this.apply(entry as JournalEntry);
+    const first = scan.records[0] as JournalEntry | undefined;
+    const journalGeneration = first?.t === 'generation' ? first.n : 0;
+    if (journalGeneration >= this.generation) for (const entry of scan.records) this.apply(entry as JournalEntry);
+    else if (!this.readOnly) this.repairs.push(`journal: skipped ${scan.records.length} records a compaction had already written to catalog.json`);
     if (scan.problem && !this.readOnly) {
       repairJournal(journalPath, scan);
       this.repairs.push(`journal: cut ${scan.fileBytes - scan.validBytes} bytes at byte ${scan.validBytes} (${scan.problem})`);
@@ -348,8 +369,14 @@ export class Catalog {
     return target;
   }
 
-  /** Writes catalog.json and empties the journal; replaying the old journal over it would be harmless. */
+  /**
+   * Writes catalog.json and empties the journal. A kill in between leaves the
+   * old journal next to the new file: its generation tells the next open to
+   * skip it (replayed, its last state record would undo what only the new
+   * file holds, e.g. the best value of a checkpoint adopted at open).
+   */
   private compact(): void {
+    this.generation++;
     const snap: Snapshot = {
       version: 1,
       model: this.model,
@@ -358,11 +385,22 @@ export class Catalog {
       tracker: this.tracker,
       counters: this.counters,
       pendingDeletes: [...this.pendingDeletes],
+      generation: this.generation,
     };
     callNative(() => native.writeFileAtomic(join(this.dir, 'catalog.json'), Buffer.from(JSON.stringify(snap))));
     this.journal?.close();
     callNative(() => native.truncateFile(join(this.dir, 'journal'), 0));
     this.journal = Journal.open(join(this.dir, 'journal'));
+    // Not fsync'd here: the fsync of any later record makes it durable too.
+    // Without it, later records would read as a stale journal: none may follow.
+    try {
+      this.append({ t: 'generation', n: this.generation }, false);
+    } catch (err) {
+      this.journal.close();
+      this.journal = null;
+      this.journalLost = err as Error;
+      throw err;
+    }
   }
 }
 

@@ -2,10 +2,11 @@
 // checkpoint holds: otherwise, after a restart, an equally good model could
 // never be saved as best again (found by the kill harness).
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { open, writeCheckpoint } from '../src/index.js';
+import { open, verifyStore, writeCheckpoint } from '../src/index.js';
 import { native } from '../src/native.js';
 import { tempDir } from './helpers.js';
 
@@ -86,5 +87,61 @@ describe('best values', () => {
     expect(m.list().map((i) => i.seq)).toEqual([1, 2]);
     expect(m.stats().best.loss).toMatchObject({ value: 0.2, step: 2 });
     await reopened.close();
+  });
+
+  it('a kill between the compaction\'s catalog.json and its journal truncation replays nothing stale', async () => {
+    const dir = join(root, 'compaction-killed');
+    const store = await open(dir, OPTIONS);
+    const first = store.model('m');
+    await first.report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
+    first.report({ step: 5, metrics: { loss: 0.9 }, tensors });
+    await store.close();
+    await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
+      model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
+    });
+    // The open adopts the file and compacts: catalog.json gets the new best,
+    // then the journal is emptied. Putting the old journal back gives the
+    // directory a kill between the two leaves (found by the kill harness:
+    // the old journal's state record took the adopted best back).
+    const journal = join(dir, 'm', 'journal');
+    const stale = readFileSync(journal);
+    const adopting = await open(dir, OPTIONS);
+    expect(adopting.model('m').stats().best.loss).toMatchObject({ value: 0.2, step: 2 });
+    await adopting.close();
+    writeFileSync(journal, stale);
+
+    const reopened = await open(dir, OPTIONS);
+    const m = reopened.model('m');
+    expect(m.list().map((i) => i.seq)).toEqual([1, 2]);
+    expect(m.stats().best.loss).toMatchObject({ value: 0.2, step: 2 });
+    expect(m.report({ step: 6, metrics: { loss: 0.3 }, tensors }).saved).toBe(false);
+    await reopened.close();
+    expect((await verifyStore(dir, OPTIONS)).ok).toBe(true);
+  });
+
+  it('a compaction whose journal cannot be restarted fails, and the next open has everything', async () => {
+    const dir = join(root, 'compaction-failed');
+    const store = await open(dir, OPTIONS);
+    await store.model('m').report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
+    await store.close();
+    await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
+      model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
+    });
+    // The third pwrite of the model's open is the generation record of the
+    // journal its compaction restarts (the message names the journal).
+    const reopened = await open(dir, OPTIONS);
+    native.setFaultPlan('op=pwrite,fail_at=3,errno=EIO');
+    expect(() => reopened.model('m')).toThrow(expect.objectContaining({ code: 'E_IO', message: expect.stringMatching(/pwrite .*m\/journal/) }));
+    native.clearFaultPlan();
+    await reopened.close();
+    const again = await open(dir, OPTIONS);
+    const m = again.model('m');
+    expect(m.list().map((i) => i.seq)).toEqual([1, 2]);
+    expect(m.stats().best.loss).toMatchObject({ value: 0.2, step: 2 });
+    await m.report({ step: 3, metrics: { loss: 0.1 }, tensors }).durable;
+    await again.close();
+    const last = await open(dir, OPTIONS);
+    expect(last.model('m').list().map((i) => i.seq)).toEqual([1, 2, 3]);
+    await last.close();
   });
 });
