@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { open, verifyStore, writeCheckpoint } from '../src/index.js';
+import { open, verifyStore, writeCheckpoint, type CheckpointManager } from '../src/index.js';
 import { native } from '../src/native.js';
 import { tempDir } from './helpers.js';
 
@@ -16,6 +16,22 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OPEN_AND_DIE = fileURLToPath(new URL('./fixtures/open-and-die.ts', import.meta.url));
 
 afterEach(() => native.clearFaultPlan());
+
+/**
+ * A store whose model m has checkpoint 1 (loss 0.5) journaled and checkpoint
+ * 2 (loss 0.2, best) written but never journaled: what a kill between the
+ * rename and the journal append leaves. `more` runs before the close.
+ */
+async function withUnjournaledBest(dir: string, more: (m: ReturnType<CheckpointManager['model']>) => void = () => {}): Promise<void> {
+  const store = await open(dir, OPTIONS);
+  const m = store.model('m');
+  await m.report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
+  more(m);
+  await store.close();
+  await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
+    model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
+  });
+}
 
 describe('best values', () => {
   const root = tempDir();
@@ -55,13 +71,7 @@ describe('best values', () => {
 
   it('a checkpoint adopted at open sets the best value it holds', async () => {
     const dir = join(root, 'adopted');
-    const store = await open(dir, OPTIONS);
-    await store.model('m').report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
-    await store.close();
-    // Written but never journaled: a kill between the rename and the journal append.
-    await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
-      model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
-    });
+    await withUnjournaledBest(dir);
     const reopened = await open(dir, OPTIONS);
     const m = reopened.model('m');
     expect(m.list().map((i) => i.seq)).toEqual([1, 2]);
@@ -72,12 +82,7 @@ describe('best values', () => {
 
   it('the adopted best survives a kill right after the open that adopted it', async () => {
     const dir = join(root, 'adopted-killed');
-    const store = await open(dir, OPTIONS);
-    await store.model('m').report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
-    await store.close();
-    await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
-      model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
-    });
+    await withUnjournaledBest(dir);
     // The open adopts the file and compacts; the kill leaves no later commit
     // or state record to carry the best (found by the kill harness).
     const child = spawnSync(process.execPath, ['--import', 'tsx', OPEN_AND_DIE, dir], { cwd: ROOT });
@@ -91,14 +96,7 @@ describe('best values', () => {
 
   it('a kill between the compaction\'s catalog.json and its journal truncation replays nothing stale', async () => {
     const dir = join(root, 'compaction-killed');
-    const store = await open(dir, OPTIONS);
-    const first = store.model('m');
-    await first.report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
-    first.report({ step: 5, metrics: { loss: 0.9 }, tensors });
-    await store.close();
-    await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
-      model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
-    });
+    await withUnjournaledBest(dir, (m) => m.report({ step: 5, metrics: { loss: 0.9 }, tensors }));
     // The open adopts the file and compacts: catalog.json gets the new best,
     // then the journal is emptied. Putting the old journal back gives the
     // directory a kill between the two leaves (found by the kill harness:
@@ -121,12 +119,7 @@ describe('best values', () => {
 
   it('a compaction whose journal cannot be restarted fails, and the next open has everything', async () => {
     const dir = join(root, 'compaction-failed');
-    const store = await open(dir, OPTIONS);
-    await store.model('m').report({ step: 1, metrics: { loss: 0.5 }, tensors }).durable;
-    await store.close();
-    await writeCheckpoint(join(dir, 'm', '00000002-s2.tkpt'), tensors, {
-      model: 'm', seq: 2, step: 2, metrics: { loss: 0.2 }, category: 'best', reasons: ['improved'],
-    });
+    await withUnjournaledBest(dir);
     // The third pwrite of the model's open is the generation record of the
     // journal its compaction restarts (the message names the journal).
     const reopened = await open(dir, OPTIONS);
