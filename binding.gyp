@@ -1,8 +1,8 @@
 # node-gyp description of the addon; the same sources as CMakeLists.txt
-# (scripts/check-build-sources.mjs compares the two lists).
+# (scripts/package/check-build-sources.mjs compares the two lists).
 {
   'variables': {
-    'zstd_lib': 'node_modules/zstd-napi/deps/zstd/lib',
+    'zstd_lib': 'deps/zstd/lib',
   },
   'targets': [
     {
@@ -67,7 +67,7 @@
       ],
       'include_dirs': [
         'native/core',
-        'node_modules/xxhash-addon/xxHash',
+        'deps/xxhash',
         "<!(node -p \"require('node-addon-api').include_dir\")",
       ],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],

@@ -1,5 +1,6 @@
 // Loads the addon; the only file that touches it directly.
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 export interface NativeTensor {
   name: string;
@@ -115,4 +116,28 @@ export interface NativeLock {
 
 const require = createRequire(import.meta.url);
 // src/ and dist/ sit at the same depth, so one relative path serves both.
-export const native: NativeAddon = require('../build/Release/tensorkeep.node');
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The addon built from source (build/Release/) when there is one, else the
+ * prebuilt binary the package ships for this platform (node-gyp-build's
+ * search order).
+ */
+function loadAddon(): NativeAddon {
+  const findAddon = require('node-gyp-build') as { path(dir: string): string };
+  let path: string;
+  try {
+    path = findAddon.path(packageRoot);
+  } catch (err) {
+    throw new Error(
+      `tensorkeep: no native addon for this platform (${(err as Error).message.split('\n')[0]}). ` +
+        'The package ships prebuilt binaries for some platforms only; elsewhere its install script builds one ' +
+        '(CMake >= 3.15 and a C++17 compiler). If npm skipped that script, allow it and rebuild: ' +
+        '`npm install-scripts approve tensorkeep && npm rebuild tensorkeep`.',
+      { cause: err },
+    );
+  }
+  return require(path) as NativeAddon;
+}
+
+export const native: NativeAddon = loadAddon();

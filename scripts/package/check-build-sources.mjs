@@ -2,11 +2,12 @@
 // addon; this check fails when their source lists drift apart.
 import { readFileSync } from 'node:fs';
 
-const cmake = readFileSync('CMakeLists.txt', 'utf8');
-const gyp = readFileSync('binding.gyp', 'utf8');
+const root = new URL('../../', import.meta.url);
+const cmake = readFileSync(new URL('CMakeLists.txt', root), 'utf8');
+const gyp = readFileSync(new URL('binding.gyp', root), 'utf8');
 
 function cmakeSources() {
-  const vars = { ZSTD_LIB: 'node_modules/zstd-napi/deps/zstd/lib' };
+  const vars = { ZSTD_LIB: 'deps/zstd/lib' };
   const out = new Set();
   for (const m of cmake.matchAll(/set\((ZSTD_SOURCES|CORE_SOURCES|ADDON_SOURCES)([^)]*)\)/g))
     for (const item of m[2].split(/\s+/).filter(Boolean))

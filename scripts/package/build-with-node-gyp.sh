@@ -3,10 +3,10 @@
 # copy of the sources, and checks that the result writes and reads a
 # checkpoint. Proves binding.gyp is a working description, not a stale one.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/tensorkeep-gyp.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cp -r "$root/binding.gyp" "$root/package.json" "$root/native" "$work/"
+cp -r "$root/binding.gyp" "$root/package.json" "$root/native" "$root/deps" "$work/"
 ln -s "$root/node_modules" "$work/node_modules"
 # npm exposes its bundled node-gyp to scripts; fall back to the one next to npm.
 gyp=${npm_config_node_gyp:-$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js}
