@@ -68,6 +68,8 @@ export interface ModelStats {
   bytesOnDisk: number;
   quotaBytes: number | null;
   best: Record<string, { value: number; step: number; time: number }>;
+  /** The step of the newest report or save, persisted across restarts (null before the first). */
+  lastStep: number | null;
   lastSaveAgeMs: number | null;
   saves: number;
   skips: number;
@@ -370,6 +372,7 @@ export class ModelCheckpoints {
       bytesOnDisk: records.reduce((sum, r) => sum + r.bytes, 0),
       quotaBytes: this.settings.retention.quotaBytes,
       best: this.catalog.tracker.best,
+      lastStep: this.catalog.tracker.lastStep,
       lastSaveAgeMs: last === null || records.length === 0 ? null : Date.now() - last,
       ...this.catalog.counters,
       coalesced: this.coalesced,

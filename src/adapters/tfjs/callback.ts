@@ -9,7 +9,7 @@ export interface CallbackOptions {
   every?: 'batch' | 'epoch';
   /** Save the optimizer's state too (default true). */
   includeOptimizer?: boolean;
-  /** Step of the last batch before this fit (default: the latest checkpoint's step, 0 for none). Each batch adds one. */
+  /** Step of the last batch before this fit (default: the model's last reported step, 0 for none). Each batch adds one. */
   initialStep?: number;
   /** The trainer's own state to save with each checkpoint (JSON; RNG state, data position). */
   state?: () => Record<string, unknown>;
@@ -43,7 +43,7 @@ export class CheckpointCallback extends Callback {
       throw new CheckpointError('E_BAD_INPUT', `Expected non-negative integer for initialStep but received ${String(initialStep)}`);
     if (state !== undefined && typeof state !== 'function')
       throw new CheckpointError('E_BAD_INPUT', 'Expected a function returning the trainer state for state');
-    this.step = initialStep ?? ckpts.latest()?.step ?? 0;
+    this.step = initialStep ?? ckpts.stats().lastStep ?? 0;
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {

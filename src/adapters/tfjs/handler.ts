@@ -6,7 +6,7 @@ import { fromArtifacts, toArtifacts } from './artifacts.js';
 export interface HandlerOptions {
   /** The checkpoint load() reads: 'latest' (default), 'best' or a seq number. */
   checkpoint?: 'latest' | 'best' | number;
-  /** Step recorded by save(); default: the step of the model's latest checkpoint (0 for none). */
+  /** Step recorded by save(); default: the model's last reported step (0 for none). */
   step?: number;
   epoch?: number;
   metrics?: Metrics;
@@ -27,7 +27,7 @@ export function tfjsHandler(ckpts: ModelCheckpoints, options: HandlerOptions = {
       const { tensors, meta } = fromArtifacts(artifacts);
       // Borrowed: model.save() built weightData for this call alone, and the
       // promise it awaits settles only once the checkpoint is durable.
-      const info = await ckpts.save(tensors, { step: step ?? ckpts.latest()?.step ?? 0, epoch, metrics, meta, category, snapshot: 'borrow' });
+      const info = await ckpts.save(tensors, { step: step ?? ckpts.stats().lastStep ?? 0, epoch, metrics, meta, category, snapshot: 'borrow' });
       return { modelArtifactsInfo: { ...io.getModelArtifactsInfoForJSON(artifacts), dateSaved: new Date(info.created) } };
     },
     load: async () => toArtifacts(await ckpts.load(checkpoint)),
