@@ -10,7 +10,7 @@ import { markdownTable } from 'markdown-table';
 import { Bench } from 'tinybench';
 import { readCheckpointSync, writeCheckpointSync, type Codec } from '../src/index.js';
 import { native } from '../src/native.js';
-import type { Tensor } from '../src/tensors.js';
+import type { Tensor } from '../src/file/tensors.js';
 import { pageAligned, readFully, syncDir, toBuffer, writeAllSync } from './lib/io.js';
 import { describeMachine, loadAverage, printMachine } from './lib/machine.js';
 import { roundToBf16, transformerAdam, type Workload } from './workloads.js';

@@ -25,8 +25,8 @@ import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { open, type CheckpointManager, type Metrics, type ModelCheckpoints } from '../src/index.js';
 import { captureModel } from '../src/adapters/tfjs/index.js';
-import { resolveSettings } from '../src/options.js';
-import { applyDecision, decide, initialState } from '../src/policy.js';
+import { resolveSettings } from '../src/validate/options.js';
+import { applyDecision, decide, initialState } from '../src/policy/decide.js';
 import { Market } from '../examples/realtime/market.js';
 import { CnnTrainer } from '../examples/realtime/models/cnn.js';
 

@@ -1,6 +1,6 @@
 // Deterministic, seeded tensor sets for benchmarks. The same (name, seed,
 // scale) always yields the same bytes, whatever order tensors are built in.
-import type { Tensor } from '../src/tensors.js';
+import type { Tensor } from '../src/file/tensors.js';
 
 /** An ordered set of named tensors; also a TensorInput as it stands. */
 export interface Workload {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { tableFromIPC, Type, type Table } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { exportEpisodes, type Column, type EpisodeRecord } from '../src/index.js';
-import { DTYPES, type Dtype, type Tensor, type TypedArray } from '../src/tensors.js';
+import { DTYPES, type Dtype, type Tensor, type TypedArray } from '../src/file/tensors.js';
 import { freshStore } from './fixtures/episodes.js';
 import { tempDir } from './helpers.js';
 

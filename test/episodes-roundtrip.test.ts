@@ -4,7 +4,7 @@
 // surrogates), empty frames, JSON fields, in time order, after a reopen too.
 import { describe, expect, it } from 'vitest';
 import { open, type Column, type EpisodeRecord, type StoredEpisode, type TensorDict } from '../src/index.js';
-import { DTYPES, type Dtype, type Tensor, type TypedArray } from '../src/tensors.js';
+import { DTYPES, type Dtype, type Tensor, type TypedArray } from '../src/file/tensors.js';
 import { collect, freshStore, silent, tick } from './fixtures/episodes.js';
 import { sameBytes, tempDir } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callNative } from '../src/errors.js';
-import { Journal, readJournal, repairJournal } from '../src/journal.js';
+import { Journal, readJournal, repairJournal } from '../src/durability/journal.js';
 import { native } from '../src/native.js';
 import { expectThrowsCode, tempDir } from './helpers.js';
 

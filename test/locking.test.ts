@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointError, open, readCheckpoint, verifyStore, type CheckpointManager } from '../src/index.js';
-import { readJournal } from '../src/journal.js';
+import { readJournal } from '../src/durability/journal.js';
 import { expectThrowsCode, sameBytes, tempDir } from './helpers.js';
 import { silentLogger, tensorsFor, tkptFiles } from './fixtures/store.js';
 

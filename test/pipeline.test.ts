@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { open, type CheckpointInfo, type CheckpointManager, type StoreOptions } from '../src/index.js';
 import { native } from '../src/native.js';
-import type { WorkerPool } from '../src/pipeline.js';
+import type { WorkerPool } from '../src/pipeline/workers.js';
 import { expectRejectsCode, expectThrowsCode, rng, sameBytes, tempDir } from './helpers.js';
 import { settle, silentLogger, tensorsFor, tkptFiles } from './fixtures/store.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   applyDecision, decide, initialState, isImprovement, presetConfig,
   type Decision, type Direction, type PolicyConfig, type Report, type TrackerState,
-} from '../src/policy.js';
+} from '../src/policy/decide.js';
 
 const MIN = 60_000;
 const T0 = 1_700_000_000_000;

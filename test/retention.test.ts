@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Category } from '../src/checkpoint-file.js';
-import { planRetention, singleBest, type RetainedRecord, type RetentionConfig } from '../src/retention.js';
+import type { Category } from '../src/file/checkpoint-file.js';
+import { planRetention, singleBest, type RetainedRecord, type RetentionConfig } from '../src/policy/retention.js';
 
 const LOSS = { name: 'loss', direction: 'min' } as const;
 const ACC = { name: 'acc', direction: 'max' } as const;

@@ -5,7 +5,7 @@
 // "safetensors-style" baseline, and how workloads are handed to child processes.
 import { closeSync, fstatSync, openSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DTYPES, type Dtype, type Tensor } from '../../src/tensors.js';
+import { DTYPES, type Dtype, type Tensor } from '../../src/file/tensors.js';
 import { readFully, syncDir, writeAllSync } from './io.js';
 
 const NAMES: Record<Dtype, string> = {

@@ -1,6 +1,6 @@
 // One contender on one tensor set, in a process of its own (so its peak RSS
 // is its own). run.ts passes the job and gets the figures back (ipc.ts).
-import type { Tensor } from '../../src/tensors.js';
+import type { Tensor } from '../../src/file/tensors.js';
 import { readSafetensorsSync } from '../lib/safetensors.js';
 import { contender } from './contenders.js';
 import { answer } from './ipc.js';

@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Codec } from '../../src/index.js';
 import { native } from '../../src/native.js';
-import type { Tensor } from '../../src/tensors.js';
+import type { Tensor } from '../../src/file/tensors.js';
 import { pageAligned, readFully, toBuffer, writeAllSync } from '../lib/io.js';
 import { readSafetensorsSync, writeSafetensorsSync } from '../lib/safetensors.js';
 

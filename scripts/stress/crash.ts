@@ -44,7 +44,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { inspectCheckpoint, open, verifyStore, type CheckpointManager, type PolicyOptions, type StoreReport } from '../../src/index.js';
-import { readJournal } from '../../src/journal.js';
+import { readJournal } from '../../src/durability/journal.js';
 import { contentHash, episodeHash } from './content-hash.js';
 
 const { values } = parseArgs({

@@ -7,7 +7,7 @@ import {
   Uint64, Uint8, Utf8, type Data, type DataType,
 } from 'apache-arrow';
 import { badInput } from '../errors.js';
-import type { Dtype, Tensor, TypedArray } from '../tensors.js';
+import type { Dtype, Tensor, TypedArray } from '../file/tensors.js';
 import type { Column, StoredEpisode } from './types.js';
 
 /** 's' is a string column; anything else the dtype of a numeric one. */

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import TinyQueue from 'tinyqueue';
 import { badInput, callNative, callNativeAsync, CheckpointError } from '../errors.js';
-import type { Logger } from '../options.js';
+import type { Logger } from '../validate/options.js';
 import { native, type NativeLock } from '../native.js';
 import { episodeNative, type NativeDamage, type NativeEpisodeWriter } from './native-episodes.js';
 import { resolveEpisodeOptions, type EpisodeSettings } from './options.js';

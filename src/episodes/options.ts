@@ -1,6 +1,6 @@
 // Options of an episode log (docs/EPISODES.md, "Options"), checked where they
 // enter and resolved against the store's `keep.episodes` default.
-import { CODECS, type Codec } from '../checkpoint-file.js';
+import { CODECS, type Codec } from '../file/checkpoint-file.js';
 import { badInput } from '../errors.js';
 import type { EpisodeLogOptions, EpisodeRetention } from './types.js';
 

@@ -7,7 +7,7 @@
 // addon encodes these into stored frames and decodes frames back into this
 // form, so a decoded column is a view, never a copy.
 import { CheckpointError } from '../errors.js';
-import { DTYPES, isDtype, type Dtype, type TensorDict, type TypedArray } from '../tensors.js';
+import { DTYPES, isDtype, type Dtype, type TensorDict, type TypedArray } from '../file/tensors.js';
 import type { BlockSource, ColumnHead, FeatureHead, NormalizedRecord, RecordHead, RecordSchema } from './validate.js';
 import type { Column, DataFrame, StoredEpisode } from './types.js';
 

@@ -5,7 +5,7 @@
 // episodes. Each file's reference is read once (files never change).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectCheckpointSync } from '../checkpoint-file.js';
+import { inspectCheckpointSync } from '../file/checkpoint-file.js';
 import { NAME } from './names.js';
 import { checkQuery } from './validate.js';
 import type { EpisodeRef, ReplayQuery } from './types.js';

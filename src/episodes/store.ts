@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { badInput, callNative } from '../errors.js';
 import { native } from '../native.js';
-import type { Logger } from '../options.js';
+import type { Logger } from '../validate/options.js';
 import { EpisodeLog } from './log.js';
 import { checkStreamName } from './names.js';
 import { CheckpointReferences } from './references.js';

@@ -1,6 +1,6 @@
 // Public types of the episode log (docs/EPISODES.md).
-import type { Codec } from '../checkpoint-file.js';
-import type { Tensor, TensorDict, TypedArray } from '../tensors.js';
+import type { Codec } from '../file/checkpoint-file.js';
+import type { Tensor, TensorDict, TypedArray } from '../file/tensors.js';
 
 /** What JSON.stringify and JSON.parse carry unchanged. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

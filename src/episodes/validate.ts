@@ -2,7 +2,7 @@
 // the codec writes: a JSON head and a list of byte blocks. Every problem is an
 // E_BAD_INPUT naming the field, thrown before anything is copied or appended.
 import { badInput, CheckpointError } from '../errors.js';
-import { DTYPES, impliedDtype, normalizeTensors, type Dtype, type TensorDict, type TensorLike, type TypedArray } from '../tensors.js';
+import { DTYPES, impliedDtype, normalizeTensors, type Dtype, type TensorDict, type TensorLike, type TypedArray } from '../file/tensors.js';
 import { checkJson } from './json-value.js';
 import { checkModelName } from './names.js';
 import type { Column, DataFrame, EpisodeRecord, ReplayQuery } from './types.js';

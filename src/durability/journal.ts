@@ -2,8 +2,8 @@
 // performance history. Framing, checksums and fsyncs are native
 // (native/core/journal.h: u32 len | u64 xxh3 | payload); this file turns
 // records into UTF-8 JSON and back.
-import { CheckpointError, callNative, callNativeAsync } from './errors.js';
-import { native, type NativeJournal } from './native.js';
+import { CheckpointError, callNative, callNativeAsync } from '../errors.js';
+import { native, type NativeJournal } from '../native.js';
 
 export interface JournalContents {
   /** The parsed records of the intact part, oldest first. */

@@ -5,19 +5,20 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Catalog } from './catalog.js';
-import { badInput, callNative, CheckpointError } from './errors.js';
-import { History } from './history.js';
+import { Catalog } from '../durability/catalog.js';
+import { badInput, callNative, CheckpointError } from '../errors.js';
+import { History } from '../durability/history.js';
 import { quietConsoleLogger } from './logger.js';
-import { ModelCheckpoints, checkModelName, type ModelStats } from './model.js';
-import { native, type NativeLock } from './native.js';
+import { ModelCheckpoints, checkModelName, type ModelStats } from '../model/model.js';
+import { native, type NativeLock } from '../native.js';
 import {
   checkStoreOptions, policyPart, resolvePipeline, resolveSettings, type Logger, type PipelineSettings, type PolicyOptions, type StoreOptions,
-} from './options.js';
-import { defaultWorkers, StagingPool, WorkerPool } from './pipeline.js';
+} from '../validate/options.js';
+import { StagingPool } from '../pipeline/staging.js';
+import { defaultWorkers, WorkerPool } from '../pipeline/workers.js';
 import { onTerminationSignal } from './signals.js';
-import type { EpisodeLog, EpisodeLogOptions } from './episodes/index.js';
-import { StoreEpisodes } from './episodes/store.js';
+import type { EpisodeLog, EpisodeLogOptions } from '../episodes/index.js';
+import { StoreEpisodes } from '../episodes/store.js';
 
 export type StoreEvent = 'saved' | 'skipped' | 'evicted' | 'improved' | 'degraded' | 'error' | 'alert' | 'repaired';
 

@@ -4,15 +4,15 @@
 // files that fail verification as load() would.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { verifyCheckpoint } from './checkpoint-file.js';
-import { Catalog, CHECKPOINT_FILE, identityProblem, type CheckpointRecord } from './catalog.js';
-import { badInput, callNative, CheckpointError } from './errors.js';
-import { History } from './history.js';
-import { readJournal, repairJournal } from './journal.js';
-import { checkModelName } from './model.js';
-import { native, type NativeLock } from './native.js';
-import { resolveSettings } from './options.js';
-import type { Direction } from './policy.js';
+import { verifyCheckpoint } from '../file/checkpoint-file.js';
+import { Catalog, CHECKPOINT_FILE, identityProblem, type CheckpointRecord } from '../durability/catalog.js';
+import { badInput, callNative, CheckpointError } from '../errors.js';
+import { History } from '../durability/history.js';
+import { readJournal, repairJournal } from '../durability/journal.js';
+import { checkModelName } from '../model/model.js';
+import { native, type NativeLock } from '../native.js';
+import { resolveSettings } from '../validate/options.js';
+import type { Direction } from '../policy/decide.js';
 
 export type ProblemKind =
   | 'catalog' | 'journal' | 'history' | 'missing' | 'corrupt' | 'mismatch' | 'unlisted' | 'unfinished-eviction' | 'tmp' | 'best';

@@ -1,7 +1,7 @@
 // Save decisions (DESIGN.md §6): pure functions of (config, state, report, now).
 // No clocks and no I/O here, so a decision is cheap (the skip path of
 // report()) and the state round-trips through the catalog as plain JSON.
-import { badInput } from './errors.js';
+import { badInput } from '../errors.js';
 
 export type Direction = 'min' | 'max';
 export type Reason = 'improved' | 'steps' | 'minutes' | 'always' | 'forced' | 'final';

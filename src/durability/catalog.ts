@@ -6,11 +6,11 @@ import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'nod
 import { dirname, join } from 'node:path';
 import {
   decodeMetrics, encodeMetrics, inspectCheckpointSync, type Category, type CheckpointInfo, type Metrics,
-} from './checkpoint-file.js';
-import { callNative, CheckpointError } from './errors.js';
+} from '../file/checkpoint-file.js';
+import { callNative, CheckpointError } from '../errors.js';
 import { Journal, readJournal, repairJournal } from './journal.js';
-import { native } from './native.js';
-import { foldCheckpoint, initialState, type PolicyConfig, type TrackerState } from './policy.js';
+import { native } from '../native.js';
+import { foldCheckpoint, initialState, type PolicyConfig, type TrackerState } from '../policy/decide.js';
 
 export interface CheckpointRecord {
   seq: number;

@@ -1,9 +1,9 @@
 // Every option of open() and model() is checked here, where it enters, and
 // resolved against the preset into one plain settings object.
-import { CODECS, type Codec, type LoadedCheckpoint } from './checkpoint-file.js';
-import { badInput } from './errors.js';
-import { presetConfig, type Direction, type PolicyConfig, type PresetName } from './policy.js';
-import type { RetentionConfig } from './retention.js';
+import { CODECS, type Codec, type LoadedCheckpoint } from '../file/checkpoint-file.js';
+import { badInput } from '../errors.js';
+import { presetConfig, type Direction, type PolicyConfig, type PresetName } from '../policy/decide.js';
+import type { RetentionConfig } from '../policy/retention.js';
 
 /** pino-compatible: a bindings object first, then the message. */
 export interface Logger {

@@ -8,18 +8,19 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import {
   CATEGORIES, checkMeta, checkReadOptions, readCheckpoint, readCheckpointSync, writeCheckpoint,
   type Category, type CheckpointIndex, type CheckpointInfo, type LoadedCheckpoint, type Metrics, type ReadOptions,
-} from './checkpoint-file.js';
-import { Catalog, checkpointFileName, identityProblem, type CheckpointRecord } from './catalog.js';
-import { badInput, callNative, CheckpointError } from './errors.js';
-import { History, type HistoryEntry } from './history.js';
-import { native } from './native.js';
-import type { Logger, ModelSettings, PipelineSettings, SnapshotMode } from './options.js';
-import { borrow, type Staged, type StagingPool, type WorkerPool } from './pipeline.js';
-import { applyDecision, decide, type Decision, type Reason, type TrackerState } from './policy.js';
-import { planRetention, singleBest } from './retention.js';
-import { normalizeTensors, type TensorInput, type TensorLike, type TensorSpec } from './tensors.js';
-import type { EpisodeLog } from './episodes/log.js'; // issue 8: load(x).episodes()
-import { withEpisodes, type ReplayableCheckpoint } from './episodes/store.js';
+} from '../file/checkpoint-file.js';
+import { Catalog, checkpointFileName, identityProblem, type CheckpointRecord } from '../durability/catalog.js';
+import { badInput, callNative, CheckpointError } from '../errors.js';
+import { History, type HistoryEntry } from '../durability/history.js';
+import { native } from '../native.js';
+import type { Logger, ModelSettings, PipelineSettings, SnapshotMode } from '../validate/options.js';
+import { borrow, type Staged, type StagingPool } from '../pipeline/staging.js';
+import type { WorkerPool } from '../pipeline/workers.js';
+import { applyDecision, decide, type Decision, type Reason, type TrackerState } from '../policy/decide.js';
+import { planRetention, singleBest } from '../policy/retention.js';
+import { normalizeTensors, type TensorInput, type TensorLike, type TensorSpec } from '../file/tensors.js';
+import type { EpisodeLog } from '../episodes/log.js'; // issue 8: load(x).episodes()
+import { withEpisodes, type ReplayableCheckpoint } from '../episodes/store.js';
 
 export type TensorSource = TensorInput | (() => TensorInput);
 

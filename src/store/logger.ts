@@ -1,4 +1,4 @@
-import type { Logger } from './options.js';
+import type { Logger } from '../validate/options.js';
 
 // Quiet by default: warnings and errors reach stderr, routine saves do not.
 // Pass a pino logger (or anything with the same four methods) to see them.

@@ -1,7 +1,7 @@
 // What to keep (DESIGN.md §6): a pure function of one model's durable
 // checkpoints. The manager journals the evictions and unlinks off the save path.
-import type { Category, Metrics } from './checkpoint-file.js';
-import type { Direction } from './policy.js';
+import type { Category, Metrics } from '../file/checkpoint-file.js';
+import type { Direction } from './decide.js';
 
 export interface RetainedRecord {
   seq: number;

@@ -1,13 +1,13 @@
 // The low-level API: write, read, inspect and verify one checkpoint file.
 // Each call has a Promise form (the native work runs off the event loop) and
 // a *Sync twin that runs on the calling thread (what a worker wants).
-import { badInput, callNative, callNativeAsync, CheckpointError } from './errors.js';
-import { native, type NativeReader, type NativeWriteOptions } from './native.js';
+import { badInput, callNative, callNativeAsync, CheckpointError } from '../errors.js';
+import { native, type NativeReader, type NativeWriteOptions } from '../native.js';
 import {
   allocateTensor, DTYPES, isDtype, normalizeTensors,
   type Dtype, type Tensor, type TensorInput, type TensorLike, type TensorSpec,
 } from './tensors.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 export type Codec = 'raw' | 'zstd' | 'shuffle+zstd';
 export const CODECS: readonly Codec[] = ['raw', 'zstd', 'shuffle+zstd'];

@@ -1,4 +1,4 @@
-import { badInput, CheckpointError } from './errors.js';
+import { badInput, CheckpointError } from '../errors.js';
 
 /** Element types a checkpoint stores (safetensors F64 … BOOL map one to one). */
 export type Dtype =

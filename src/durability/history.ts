@@ -2,7 +2,7 @@
 // sessions. Reports are buffered and written at least every second and at
 // every commit, so the training loop pays for an array push.
 import { join } from 'node:path';
-import { decodeMetrics, encodeMetrics, type Metrics } from './checkpoint-file.js';
+import { decodeMetrics, encodeMetrics, type Metrics } from '../file/checkpoint-file.js';
 import { Journal, readJournal, repairJournal } from './journal.js';
 
 export interface HistoryEntry {

@@ -3,10 +3,10 @@
 // waits on the disk. Failures come back as values: an Error thrown across
 // the thread boundary would lose its `code`.
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { readCheckpointSync, writeCheckpointSync, type CheckpointFields, type LoadedCheckpoint, type WriteOptions } from './checkpoint-file.js';
-import { callNative, CheckpointError, type ErrorCode } from './errors.js';
-import { native } from './native.js';
-import { DTYPES, type Dtype, type TensorLike } from './tensors.js';
+import { readCheckpointSync, writeCheckpointSync, type CheckpointFields, type LoadedCheckpoint, type WriteOptions } from '../file/checkpoint-file.js';
+import { callNative, CheckpointError, type ErrorCode } from '../errors.js';
+import { native } from '../native.js';
+import { DTYPES, type Dtype, type TensorLike } from '../file/tensors.js';
 
 /** Where a staged tensor lives in a shared slab. */
 export interface SlabTensor { name: string; dtype: Dtype; shape: number[]; offset: number; byteLength: number }
