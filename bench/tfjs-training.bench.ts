@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { open, type CheckpointManager, type Metrics, type ModelCheckpoints } from '../src/index.js';
 import { captureModel } from '../src/adapters/tfjs/index.js';
-import { resolveSettings } from '../src/validate/options.js';
+import { resolvePolicy } from '../src/validate/policy-options.js';
 import { applyDecision, decide, initialState } from '../src/policy/decide.js';
 import { Market } from '../examples/realtime/market.js';
 import { CnnTrainer } from '../examples/realtime/models/cnn.js';
@@ -118,7 +118,7 @@ function fileSave(dir: string): tf.io.IOHandler {
 }
 
 let tracker = initialState();
-const policy = resolveSettings(POLICY).policy;
+const policy = resolvePolicy(POLICY).policy;
 const files: Variant = {
   name: 'tfjs model.save (model.json + weights.bin)',
   setUp: async () => {

@@ -1,21 +1,35 @@
-// Public exports, nothing else.
-export { CheckpointError, type ErrorCode } from './errors.js';
+// The public API of tensorkeep, nothing else (docs/ARCHITECTURE.md, "Public API").
+// Classes that users only receive (a store, a model, an episode log) are
+// exported as types. Two calls have a Sync twin, for callers already off the
+// event loop (a worker thread of the user's): writeCheckpointSync and
+// readCheckpointSync.
+export { open } from './store/store.js';
+export { verifyStore, type VerifyStoreOptions, type StoreReport, type ModelReport, type StoreProblem, type ProblemKind } from './store/verify-store.js';
 export {
-  type Dtype, type Tensor, type TensorDict, type TensorInput, type TensorLike, type TypedArray,
-} from './file/tensors.js';
-export {
-  writeCheckpoint, writeCheckpointSync, readCheckpoint, readCheckpointSync,
-  inspectCheckpoint, inspectCheckpointSync, verifyCheckpoint, verifyCheckpointSync,
+  writeCheckpoint, writeCheckpointSync, readCheckpoint, readCheckpointSync, inspectCheckpoint, verifyCheckpoint,
   type Codec, type Category, type Metrics, type CheckpointFields, type WriteOptions, type ReadOptions,
   type CheckpointInfo, type CheckpointIndex, type TensorIndexEntry, type LoadedCheckpoint,
 } from './file/checkpoint-file.js';
-export { open, CheckpointManager, type StoreEvent } from './store/store.js';
-export { ModelCheckpoints, type ReportInput, type Ticket, type SaveOptions, type ModelStats, type TensorSource } from './model/model.js';
-export { type StoreOptions, type PolicyOptions, type Logger } from './validate/options.js';
-export { type HistoryEntry } from './durability/history.js';
-export {
-  EpisodeLog, checkpointEpisodes, checkpointRefs, exportEpisodes, type ExportResult, type ReplayableCheckpoint,
-  type AppendResult, type Column, type DataFrame, type EpisodeDamage, type EpisodeLogOptions, type EpisodeRecord, type EpisodeRef,
-  type EpisodeRetention, type EpisodeStats, type JsonValue, type ReplayQuery, type StoredEpisode,
-} from './episodes/index.js';
-export { verifyStore, type VerifyStoreOptions, type StoreReport, type ModelReport, type StoreProblem, type ProblemKind } from './store/verify-store.js';
+export { checkpointRefs, type ReplayableCheckpoint } from './episodes/store.js';
+export { CheckpointError, type ErrorCode } from './errors.js';
+
+export type { CheckpointManager } from './store/store.js';
+export type { ModelCheckpoints } from './model/model.js';
+export type { EpisodeLog } from './episodes/log.js';
+export type { ReportInput, Ticket, SaveOptions, ModelStats, LatencyStats, TensorSource } from './model/types.js';
+export type { StoreOptions, Backpressure, SnapshotMode } from './validate/store-options.js';
+export type { PolicyOptions } from './validate/policy-options.js';
+export type { Logger } from './logger.js';
+export type {
+  StoreEventMap, StoreEventName, SavedEvent, ImprovedEvent, SkippedEvent, EvictedEvent, DegradedEvent, AlertEvent,
+  RepairedEvent, ErrorEvent, ErrorContext,
+} from './events.js';
+export type { Dtype, Tensor, TensorDict, TensorInput, TensorLike, TypedArray } from './file/tensors.js';
+export type { HistoryEntry } from './durability/history.js';
+export type { Reason } from './policy/categories.js';
+export type { Direction, PresetName } from './policy/decide.js';
+export type { ExportResult } from './episodes/arrow-export.js';
+export type {
+  AppendResult, Column, DataFrame, EpisodeDamage, EpisodeLogOptions, EpisodeRecord, EpisodeRef, EpisodeRetention,
+  EpisodeStats, JsonValue, ReplayQuery, StoredEpisode,
+} from './episodes/types.js';

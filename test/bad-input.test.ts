@@ -6,10 +6,9 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  inspectCheckpoint, inspectCheckpointSync, readCheckpoint, readCheckpointSync, verifyCheckpoint, verifyCheckpointSync,
-  writeCheckpoint, writeCheckpointSync,
-  type CheckpointFields, type ReadOptions, type TensorInput, type WriteOptions,
+  inspectCheckpoint, readCheckpoint, readCheckpointSync, verifyCheckpoint, writeCheckpoint, writeCheckpointSync, type CheckpointFields, type ReadOptions, type TensorInput, type WriteOptions,
 } from '../src/index.js';
+import { inspectCheckpointSync, verifyCheckpointSync } from '../src/file/checkpoint-file.js';
 import { expectRejectsCode, expectThrowsCode, sameBytes, tempDir } from './helpers.js';
 
 const root = tempDir();

@@ -29,7 +29,7 @@ describe('npm run bench at the smallest scale', () => {
   }, 60_000);
 
   it('prints a table with a row per contender, and the pipeline goals', () => {
-    for (const heading of ['### dqn-100k x0.001 — 6 tensors', '### Save pipeline (issue 4)']) expect(stdout).toContain(heading);
+    for (const heading of ['### dqn-100k x0.001 — 6 tensors', '### Save pipeline']) expect(stdout).toContain(heading);
     const header = stdout.split('\n').filter((l) => l.startsWith('| contender '));
     expect(header).toHaveLength(1);
     expect(header[0].split('|').map((c) => c.trim()).filter(Boolean))

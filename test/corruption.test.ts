@@ -7,9 +7,9 @@ import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'nod
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CheckpointError, inspectCheckpoint, inspectCheckpointSync, readCheckpoint, readCheckpointSync, verifyCheckpoint,
-  verifyCheckpointSync, writeCheckpointSync, type CheckpointIndex, type LoadedCheckpoint, type TensorDict,
+  CheckpointError, inspectCheckpoint, readCheckpoint, readCheckpointSync, verifyCheckpoint, writeCheckpointSync, type CheckpointIndex, type LoadedCheckpoint, type TensorDict,
 } from '../src/index.js';
+import { inspectCheckpointSync, verifyCheckpointSync } from '../src/file/checkpoint-file.js';
 import { expectRejectsCode, expectThrowsCode, FOOTER_SIZE, HEADER_SIZE, rng, sameBytes, tempDir, weights } from './helpers.js';
 
 const dir = tempDir();

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC, Type, type Table } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { exportEpisodes, type Column, type EpisodeRecord } from '../src/index.js';
+import type { Column, EpisodeRecord } from '../src/index.js';
 import { DTYPES, type Dtype, type Tensor, type TypedArray } from '../src/file/tensors.js';
 import { freshStore } from './fixtures/episodes.js';
 import { tempDir } from './helpers.js';
@@ -131,12 +131,12 @@ describe('Arrow export', () => {
     await store.close();
   });
 
-  it('exports a range and a model, through exportEpisodes(store, stream, range, file), and an empty range', async () => {
+  it('exports a range and a model, through store.episodes(stream).export(file, range), and an empty range', async () => {
     const store = await freshStore(root);
     const log = store.episodes('ticks');
     for (const r of records) log.append(r);
     const file = join(root, 'range.arrow');
-    expect((await exportEpisodes(store, 'ticks', { from: 10, to: 20, model: 'dqn' }, file)).records).toBe(3);
+    expect((await store.episodes('ticks').export(file, { from: 10, to: 20, model: 'dqn' })).records).toBe(3);
     const table = tableFromIPC(readFileSync(file));
     expect([...table.getChild('time')!]).toEqual([10, 10, 20]);
     const empty = join(root, 'empty.arrow');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EpisodeRecord } from '../src/index.js';
 import { collect, freshStore, tick } from './fixtures/episodes.js';
-import { expectThrowsCode, tempDir } from './helpers.js';
+import { expectRejectsCode, expectThrowsCode, tempDir } from './helpers.js';
 
 const root = tempDir();
 
@@ -83,8 +83,7 @@ describe('bad episode records', () => {
     expectThrowsCode(() => log.replay({ model: '../m' }), 'E_BAD_INPUT', 'replay query.model');
     await expect(log.get(-1)).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
     await store.close();
-    const badDefault = await freshStore(root, { keep: { episodes: { maxAgeDays: -2 } } });
-    expectThrowsCode(() => badDefault.episodes('x'), 'E_BAD_INPUT', 'keep.maxAgeDays');
-    await badDefault.close();
+    // The store-wide default is checked by open(), before any stream opens.
+    await expectRejectsCode(freshStore(root, { keep: { episodes: { maxAgeDays: -2 } } }), 'E_BAD_INPUT', 'keep.episodes.maxAgeDays');
   });
 });

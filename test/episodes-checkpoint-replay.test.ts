@@ -1,5 +1,5 @@
 // A loaded checkpoint replays exactly the episodes it was trained on:
-// model.load(x).episodes() (and loadSync, resume) gives the records its
+// model.load(x).episodes() (and resume) gives the records its
 // meta.episodes references, bit for bit, in time order, and no others.
 import { describe, expect, it } from 'vitest';
 import { open, type EpisodeRecord, type StoredEpisode } from '../src/index.js';
@@ -21,7 +21,7 @@ function expectSame(got: StoredEpisode & { stream?: string }, want: EpisodeRecor
 }
 
 describe('replay of a checkpoint\'s episodes', () => {
-  it('load(x).episodes() replays the referenced records bit-exact; loadSync, resume and a reopened store too', async () => {
+  it('load(x).episodes() replays the referenced records bit-exact; resume and a reopened store too', async () => {
     const store = await freshStore(root);
     const log = store.episodes('ticks');
     const model = store.model('dqn');
@@ -43,9 +43,9 @@ describe('replay of a checkpoint\'s episodes', () => {
     replayed.forEach((r, i) => expectSame(r, want([10, 11, 12, 13, 14, 15, 16, 17, 18, 19])[i]));
     expect(new Set(replayed.map((r) => (r as StoredEpisode & { stream: string }).stream))).toEqual(new Set(['ticks']));
 
-    // Several refs, each in time order; loadSync and resume give the same.
+    // Several refs, each in time order; resume gives the same.
     const latest = [0, 1, 2, 28, 29];
-    for (const ckpt of [await model.load('latest'), model.loadSync('latest'), (await model.resume())!]) {
+    for (const ckpt of [await model.load('latest'), (await model.resume())!]) {
       const got = await collect(ckpt.episodes());
       expect(got.map((r) => r.time)).toEqual(latest);
       got.forEach((r, i) => expectSame(r, want(latest)[i]));

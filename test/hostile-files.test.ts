@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  inspectCheckpoint, inspectCheckpointSync, readCheckpoint, readCheckpointSync, verifyCheckpointSync, writeCheckpointSync,
-  type ErrorCode,
+  inspectCheckpoint, readCheckpoint, readCheckpointSync, writeCheckpointSync, type ErrorCode,
 } from '../src/index.js';
+import { inspectCheckpointSync, verifyCheckpointSync } from '../src/file/checkpoint-file.js';
 import {
   bytesOf, craftCheckpoint, expectRejectsCode, expectThrowsCode, FOOTER_MAGIC, HEADER_MAGIC, rng, sameBytes, tempDir,
   xxh3Hex, type CraftOptions, type CraftTensor,

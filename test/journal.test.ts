@@ -51,13 +51,13 @@ describe('Journal', () => {
     j.close(); // idempotent
 
     const size = statSync(path).size;
-    expect(readJournal(path)).toEqual({ records: THREE, validBytes: size, fileBytes: size, problem: null });
+    expect(readJournal(path)).toEqual({ records: THREE, offsets: [0, ...frameEnds(THREE).slice(0, 2)], validBytes: size, fileBytes: size, problem: null });
     writeJournal(path, [{ kind: 'more' }]);
     expect(readJournal(path).records).toEqual([...THREE, { kind: 'more' }]);
   });
 
   it('reads a missing journal as empty', () => {
-    expect(readJournal(join(fresh(), 'none'))).toEqual({ records: [], validBytes: 0, fileBytes: 0, problem: null });
+    expect(readJournal(join(fresh(), 'none'))).toEqual({ records: [], offsets: [], validBytes: 0, fileBytes: 0, problem: null });
   });
 
   it('throws E_CLOSED after close and E_BAD_INPUT for records JSON cannot hold', () => {
@@ -111,9 +111,9 @@ describe('Journal', () => {
     bytes[ends[0] + 15] ^= 0x01; // inside the second record's payload
     writeFileSync(path, bytes);
     const read = readJournal(path);
-    expect(read).toEqual({ records: [THREE[0]], validBytes: ends[0], fileBytes: bytes.length, problem: `record at byte ${ends[0]} fails its checksum` });
+    expect(read).toEqual({ records: [THREE[0]], offsets: [0], validBytes: ends[0], fileBytes: bytes.length, problem: `record at byte ${ends[0]} fails its checksum` });
     repairJournal(path, read);
-    expect(readJournal(path)).toEqual({ records: [THREE[0]], validBytes: ends[0], fileBytes: ends[0], problem: null });
+    expect(readJournal(path)).toEqual({ records: [THREE[0]], offsets: [0], validBytes: ends[0], fileBytes: ends[0], problem: null });
   });
 
   it('treats an intact frame that is not UTF-8 JSON as the start of the damaged tail', () => {
@@ -148,7 +148,7 @@ describe('Journal', () => {
     native.setFaultPlan('op=fsync,fail_at=1,errno=EIO');
     expectThrowsCode(() => j.append(THREE[1]), 'E_IO', 'fsync');
     native.clearFaultPlan();
-    expect(readJournal(path)).toEqual({ records: [THREE[0]], validBytes: before, fileBytes: before, problem: null });
+    expect(readJournal(path)).toEqual({ records: [THREE[0]], offsets: [0], validBytes: before, fileBytes: before, problem: null });
 
     j.append(THREE[1]);
     j.close();

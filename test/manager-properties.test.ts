@@ -1,4 +1,4 @@
-// Property tests of retention through the whole store (issue 3): random
+// Property tests of retention through the whole store: random
 // sequences of reports (NaN losses included), pins, quotas and restarts.
 // After every step:
 //   - the newest durable checkpoint and the single best are listed;

@@ -1,4 +1,4 @@
-// The CheckpointManager through its public API (issue 3): save decisions of
+// The CheckpointManager through its public API: save decisions of
 // report(), independent models, retention on disk, restarts, corrupt files,
 // failed saves, presets, logging, stats and close(). Bad options and
 // arguments are in the catalogue of store-bad-input.test.ts.

@@ -1,4 +1,4 @@
-// The non-blocking save pipeline (issue 4): persists on worker threads,
+// The non-blocking save pipeline: persists on worker threads,
 // commits in seq order whatever order the workers finish in, backpressure
 // modes with a slowed-down disk (the seam's delay), bounded staging memory,
 // borrowed arrays, deletes off the save path, dead workers, loads on
@@ -227,7 +227,7 @@ describe('failures on the workers', () => {
 });
 
 describe('loads', () => {
-  it('load() on a worker, load() into arrays, and loadSync() return the same bytes', async () => {
+  it('load() on a worker, load() into arrays, and load(\'best\') return the same bytes', async () => {
     const { store } = await fresh({ always: true });
     const m = store.model('m');
     const tensors = tensorsFor(5, 50_000);
@@ -235,14 +235,14 @@ describe('loads', () => {
     const fromWorker = await m.load('latest');
     const into = { w: new Float32Array(50_000), b: new Int32Array(3) };
     const intoLoaded = await m.load(info.seq!, { into });
-    const sync = m.loadSync('best');
-    for (const loaded of [fromWorker, intoLoaded, sync]) {
+    const best = await m.load('best');
+    for (const loaded of [fromWorker, intoLoaded, best]) {
       expect(loaded.info.seq).toBe(info.seq);
       expect(sameBytes(loaded.tensors.w.data, tensors.w as Float32Array)).toBe(true);
       expect(sameBytes(loaded.tensors.b.data, tensors.b as Int32Array)).toBe(true);
     }
     expect(intoLoaded.tensors.w.data).toBe(into.w);
-    expectThrowsCode(() => m.loadSync(99), 'E_NOT_FOUND');
+    await expectRejectsCode(m.load(99), 'E_NOT_FOUND');
     await expectRejectsCode(m.load('latest', { verify: 'yes' as never }), 'E_BAD_INPUT');
   });
 });

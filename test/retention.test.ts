@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Category } from '../src/file/checkpoint-file.js';
-import { planRetention, singleBest, type RetainedRecord, type RetentionConfig } from '../src/policy/retention.js';
+import { planRetention, type RetainedRecord, type RetentionConfig } from '../src/policy/retention.js';
+import { singleBest } from '../src/policy/ranking.js';
 
 const LOSS = { name: 'loss', direction: 'min' } as const;
 const ACC = { name: 'acc', direction: 'max' } as const;

@@ -1,6 +1,6 @@
-// The bad-input catalogue of the store API (issue 5, part 6): every row is
+// The bad-input catalogue of the store API: every row is
 // one malformed call to open(), model(), report(), save(), load(),
-// loadSync(), resume(), pin() or attach() — bad tensors, metrics, options,
+// resume(), pin() or attach() — bad tensors, metrics, options,
 // model names, steps going backwards, calls after close(), pipeline options —
 // with the exact error code and message it must get. After each row the
 // store it hit still saves and loads bit-exact, and its directory holds
@@ -116,7 +116,7 @@ const ROWS: Row[] = [
   openRow('degradation.onRevert a string', { degradation: { onRevert: 'x' } }, 'Expected function for degradation.onRevert but received "x" of type string'),
   openRow('degradation.revert "yes"', { degradation: { revert: 'yes' } }, 'Expected boolean for degradation.revert but received "yes" of type string'),
   openRow('a logger without info', { logger: { debug: noop, warn: noop, error: noop } }, 'Expected function for logger.info but received undefined of type undefined'),
-  openRow('a logger that is a function', { logger: console.log }, /^Expected object for logger but received .* of type function$/),
+  openRow('a logger that is a function', { logger: console.log }, 'Expected object for logger but received function'),
   openRow('readOnly "yes"', { readOnly: 'yes' }, 'Expected boolean for readOnly but received "yes" of type string'),
   // open(): pipeline options
   openRow('workers 0', { workers: 0 }, 'Expected integer in [1, 64] for workers but received 0 of type number'),
@@ -180,7 +180,7 @@ const ROWS: Row[] = [
   { name: 'save(): no options', call: ({ m }) => m.save({ F }, undefined as never), code: 'E_BAD_INPUT', message: 'Expected non-negative integer for step but received undefined' },
   { name: 'save(): a duplicate tensor name', call: ({ m }) => m.save([['a', F], ['a', F]] as never, { step: 11 }), code: 'E_BAD_INPUT', message: 'Tensor name "a" appears twice' },
 
-  // load(), loadSync(), resume(), pin(), attach()
+  // load(), resume(), pin(), attach()
   { name: 'load("newest")', call: ({ m }) => m.load('newest' as never), code: 'E_BAD_INPUT', message: 'Expected \'best\', \'latest\' or a seq number for load() but received "newest"' },
   { name: 'load(1.5)', call: ({ m }) => m.load(1.5), code: 'E_BAD_INPUT', message: 'Expected \'best\', \'latest\' or a seq number for load() but received 1.5' },
   { name: 'load() of a seq that does not exist', call: ({ m }) => m.load(99), code: 'E_NOT_FOUND', message: 'model "m" has no checkpoint 99' },
@@ -188,10 +188,9 @@ const ROWS: Row[] = [
   { name: 'load(): into of the wrong size', call: ({ m }) => m.load('latest', { into: { w: new Float32Array(5) } }), code: 'E_BAD_INPUT', message: 'into["w"] is float32 with 20 bytes; the checkpoint holds float32 [256] of 1024 bytes' },
   { name: 'load(): into naming a tensor the checkpoint lacks', call: ({ m }) => m.load('latest', { into: { nope: new Float32Array(1) } }), code: 'E_BAD_INPUT', message: 'into names tensors the checkpoint lacks: nope' },
   { name: 'load(): read options null', call: ({ m }) => m.load('latest', null as never), code: 'E_BAD_INPUT', message: 'Expected an object for read options' },
-  { name: 'loadSync(): read options null', call: ({ m }) => m.loadSync('latest', null as never), code: 'E_BAD_INPUT', message: 'Expected an object for read options' },
   { name: 'resume(): read options null', call: ({ m }) => m.resume(null as never), code: 'E_BAD_INPUT', message: 'Expected an object for read options' },
-  { name: 'loadSync({})', call: ({ m }) => m.loadSync({} as never), code: 'E_BAD_INPUT', message: 'Expected \'best\', \'latest\' or a seq number for load() but received {}' },
-  { name: 'loadSync(): threads 0', call: ({ m }) => m.loadSync('latest', { threads: 0 }), code: 'E_BAD_INPUT', message: 'Expected integer in [1, 64] for threads but received 0' },
+  { name: 'load({})', call: ({ m }) => m.load({} as never), code: 'E_BAD_INPUT', message: 'Expected \'best\', \'latest\' or a seq number for load() but received {}' },
+  { name: 'load(): threads 0', call: ({ m }) => m.load('latest', { threads: 0 }), code: 'E_BAD_INPUT', message: 'Expected integer in [1, 64] for threads but received 0' },
   { name: 'resume(): into of another dtype size', call: ({ m }) => m.resume({ into: { w: new Float64Array(128) } }), code: 'E_BAD_INPUT', message: 'into["w"] is float64 with 1024 bytes; the checkpoint holds float32 [256] of 1024 bytes' },
   { name: 'pin() of a seq that does not exist', call: ({ m }) => m.pin(99), code: 'E_NOT_FOUND', message: 'model "m" has no checkpoint 99' },
   { name: 'attach(5)', call: ({ m }) => m.attach(5 as never), code: 'E_BAD_INPUT', message: 'Expected a function returning the tensors for attach()' },
@@ -203,7 +202,6 @@ const ROWS: Row[] = [
   { name: 'report() after close()', call: async ({ closed }) => (await closed()).m.report({ step: 20, tensors: { F } }), code: 'E_CLOSED', message: 'model "m" is closed' },
   { name: 'save() after close()', call: async ({ closed }) => (await closed()).m.save({ F }, { step: 20 }), code: 'E_CLOSED', message: 'model "m" is closed' },
   { name: 'load() after close()', call: async ({ closed }) => (await closed()).m.load('latest'), code: 'E_CLOSED', message: 'model "m" is closed' },
-  { name: 'loadSync() after close()', call: async ({ closed }) => (await closed()).m.loadSync('latest'), code: 'E_CLOSED', message: 'model "m" is closed' },
   { name: 'resume() after close()', call: async ({ closed }) => (await closed()).m.resume(), code: 'E_CLOSED', message: 'model "m" is closed' },
   { name: 'pin() after close()', call: async ({ closed }) => (await closed()).m.pin(1), code: 'E_CLOSED', message: 'model "m" is closed' },
 ];

@@ -1,4 +1,4 @@
-// Corruption of an open store's files (issue 5, part 4): bit flips,
+// Corruption of an open store's files: bit flips,
 // truncations, zeroed 4 KiB pages, two files' contents swapped, a file
 // deleted behind the catalog. Every load refuses the damaged file, reports it
 // with an `error` event, sets it aside and falls back to the previous valid

@@ -1,4 +1,4 @@
-// The save pipeline's own figures (issue 4) that the contender grid does not
+// The save pipeline's own figures that the contender grid does not
 // give: what a report() that skips costs, and what checkpointing costs a real
 // training loop. Runs in a child process; run.ts passes a job as JSON in argv.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The suite's tables: each figure beside its ratio to the best baseline
 // and to the machine's limit measured in the same run, then the save
-// pipeline's goals (issue 4) with whether this run met them.
+// pipeline's goals with whether this run met them.
 import { markdownTable } from 'markdown-table';
 import { BORROW_TK, DEFAULT_TK } from './contenders.js';
 import type { Figures } from './measure.js';
@@ -103,7 +103,7 @@ interface Goal { figure: string; value: string; reference: string; goal: string;
 
 const met = (ok: boolean) => (ok ? 'yes' : 'NO');
 
-/** Issue 4's goals, from the largest fp32 set that ran (stall, loop, durable), dqn-100k (small saves) and the pipeline child. */
+/** The save pipeline's goals, from the largest fp32 set that ran (stall, loop, durable), dqn-100k (small saves) and the pipeline child. */
 export function goals(result: SuiteResult): Goal[] {
   const fp32 = result.sets.filter((s) => s.variant === 'fp32');
   const largest = fp32.reduce<SetResult | undefined>((a, s) => (a && a.rawBytes >= s.rawBytes ? a : s), undefined);
@@ -163,6 +163,6 @@ export function setHeading(set: SetResult): string {
 export function report(result: SuiteResult): string {
   const parts = result.sets.map((set) => `${setHeading(set)}\n\n${setTable(set)}`);
   parts.push(SET_LEGEND);
-  parts.push(`### Save pipeline (issue 4)\n\n${result.pipeline.error ? `failed: ${result.pipeline.error}` : goalTable(result)}`);
+  parts.push(`### Save pipeline\n\n${result.pipeline.error ? `failed: ${result.pipeline.error}` : goalTable(result)}`);
   return parts.join('\n\n');
 }

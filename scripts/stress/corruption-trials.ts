@@ -1,4 +1,4 @@
-// Corruption stress (issue 5, part 4): random damage to the checkpoint files
+// Corruption stress: random damage to the checkpoint files
 // of a store that is open, then a load through the store's API. Each trial:
 //   1. copies a pristine model "m" (six checkpoints, seq 1-6, of known
 //      tensors, several 4 KiB chunks each: shuffle+zstd and raw) to a scratch root;
@@ -38,8 +38,8 @@ const SEQS = LOSSES.map((_, i) => i + 1);
 const stepOf = (seq: number) => seq * 10;
 const BEST_SEQ = 4;
 
-type Api = 'resume' | 'load-latest' | 'loadSync-latest' | 'load-best' | 'load-into' | 'load-seq';
-const APIS: readonly Api[] = ['resume', 'load-latest', 'loadSync-latest', 'load-best', 'load-into', 'load-seq'];
+type Api = 'resume' | 'load-latest' | 'load-best' | 'load-into' | 'load-seq';
+const APIS: readonly Api[] = ['resume', 'load-latest', 'load-best', 'load-into', 'load-seq'];
 
 /** ~33 KB per checkpoint: normal weights (shuffle+zstd), noise (stored raw), a few ints. */
 function tensorsOf(seq: number): TensorDict {
@@ -173,7 +173,7 @@ async function oneTrial(
   };
   const store = await open(root, STORE);
   const errors: Array<{ code: string; seq: number }> = [];
-  store.on('error', (e: CheckpointError & { seq: number }) => errors.push({ code: e.code, seq: e.seq }));
+  store.on('error', (e) => errors.push({ code: (e as CheckpointError).code, seq: e.seq! }));
   const modelDir = join(root, 'm');
   const refusal = trial.kind === 'delete' ? 'E_NOT_FOUND' : 'E_CORRUPT';
 
@@ -215,8 +215,7 @@ async function oneTrial(
     } else {
       const into = trial.api === 'load-into' ? { w: new Float32Array(6000), noise: new Uint8Array(9000), b: new Int32Array(4) } : undefined;
       const loaded = trial.api === 'resume' ? await m.resume()
-        : trial.api === 'loadSync-latest' ? m.loadSync('latest')
-          : await m.load(trial.api === 'load-best' ? 'best' : 'latest', into ? { into } : {});
+        : await m.load(trial.api === 'load-best' ? 'best' : 'latest', into ? { into } : {});
       check(loaded !== null, 'nothing loaded');
       const seq = loaded!.info.seq!;
       const expected = order.find((s) => !trial.victims.includes(s))!;

@@ -1,4 +1,4 @@
-// Corruption stress (issue 5, part 4): `npm run stress:corruption -- --count N --seed S`
+// Corruption stress: `npm run stress:corruption -- --count N --seed S`
 // (default 10 000). Damages the checkpoint files of an open store at random
 // and checks every load refuses, reports and sets aside each damaged file
 // (corruption-trials.ts says exactly what is checked). Prints one totals

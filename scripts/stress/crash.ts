@@ -1,4 +1,4 @@
-// Kill harness (issue 5, part 1): `npm run stress:crash -- --kills N --seed S`.
+// Kill harness: `npm run stress:crash -- --kills N --seed S`.
 //
 // For each of N iterations: start the training child (crash-child.ts) on the
 // same store, let it train 50-800 ms after it printed "ready", SIGKILL it;

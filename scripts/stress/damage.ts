@@ -1,11 +1,11 @@
 // The five ways the corruption stress damages a store's checkpoint files
-// (issue 5, part 4): bit flips, a truncation, a zeroed 4 KiB page, two
+//: bit flips, a truncation, a zeroed 4 KiB page, two
 // files' contents swapped, a file deleted behind the catalog's back. Flips
 // and pages land only on bytes a reader reads (header, chunks, index,
 // footer; never the padding between chunks) and always change one, so every
 // damage is one a verified load must notice.
 import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
-import { inspectCheckpointSync } from '../../src/index.js';
+import { inspectCheckpointSync } from '../../src/file/checkpoint-file.js';
 
 export type DamageKind = 'bitflip' | 'truncate' | 'zero-page' | 'swap' | 'delete';
 export const DAMAGE_KINDS: readonly DamageKind[] = ['bitflip', 'truncate', 'zero-page', 'swap', 'delete'];

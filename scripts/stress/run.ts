@@ -1,5 +1,5 @@
 // `npm run stress`: every part of the crash, fault and bad-input harness
-// (issue 5) at its default size, one after the other, then a summary table.
+// at its default size, one after the other, then a summary table.
 //   kills              npm run stress:crash (SIGKILLs of a training process)
 //   crash points       test/crash-points.test.ts (a crash at every system call of a cycle)
 //   power-loss states  test/power-loss.test.ts (what survives a power cut, at every point)

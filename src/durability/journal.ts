@@ -1,4 +1,4 @@
-// A journal of JSON records (DESIGN.md §4): the catalog's commit log and the
+// A journal of JSON records (docs/FORMAT.md): the catalog's commit log and the
 // performance history. Framing, checksums and fsyncs are native
 // (native/core/journal.h: u32 len | u64 xxh3 | payload); this file turns
 // records into UTF-8 JSON and back.
@@ -8,6 +8,8 @@ import { native, type NativeJournal } from '../native.js';
 export interface JournalContents {
   /** The parsed records of the intact part, oldest first. */
   records: unknown[];
+  /** Byte offset of each record's frame. */
+  offsets: number[];
   /** Where the damaged tail starts (fileBytes when there is none). */
   validBytes: number;
   fileBytes: number;
@@ -93,10 +95,10 @@ export function readJournal(path: string): JournalContents {
     } catch (err) {
       // Intact frame, but not something Journal.append wrote: trust nothing after it.
       const at = scan.offsets[i];
-      return { records, validBytes: at, fileBytes: scan.fileBytes, problem: `record at byte ${at} is not UTF-8 JSON (${(err as Error).message})` };
+      return { records, offsets: scan.offsets.slice(0, i), validBytes: at, fileBytes: scan.fileBytes, problem: `record at byte ${at} is not UTF-8 JSON (${(err as Error).message})` };
     }
   }
-  return { records, validBytes: scan.validBytes, fileBytes: scan.fileBytes, problem: scan.problem };
+  return { records, offsets: scan.offsets, validBytes: scan.validBytes, fileBytes: scan.fileBytes, problem: scan.problem };
 }
 
 /** Cuts the damaged tail that `scan` found (durably); returns how many bytes were cut. */

@@ -6,10 +6,11 @@
 import { join } from 'node:path';
 import TinyQueue from 'tinyqueue';
 import { badInput, callNative, callNativeAsync, CheckpointError } from '../errors.js';
-import type { Logger } from '../validate/options.js';
+import { errorEvent, type Emit } from '../events.js';
+import type { Logger } from '../logger.js';
 import { native, type NativeLock } from '../native.js';
 import { episodeNative, type NativeDamage, type NativeEpisodeWriter } from './native-episodes.js';
-import { resolveEpisodeOptions, type EpisodeSettings } from './options.js';
+import { resolveEpisodeOptions, type EpisodeKeep, type EpisodeSettings } from '../validate/episode-options.js';
 import { Batch, decodeRecord, MAX_RECORD_BYTES, rawSize } from './record-codec.js';
 import { recoverStream } from './recovery.js';
 import { writeArrowExport, type ExportResult } from './arrow-export.js';
@@ -25,11 +26,11 @@ import type {
 /** What a log needs from its store. */
 export interface EpisodeContext {
   logger: Logger;
-  emit(event: string, payload: unknown): void;
+  emit: Emit;
   /** Time ranges of this stream that kept checkpoints reference: retention never drops them. */
   references(): ReplayQuery[];
   /** The store's `keep.episodes`, the default of `options.keep`. */
-  keep?: EpisodeRetention;
+  keep: EpisodeKeep;
 }
 
 /** The records of one commit, as the index needs them, and the promise they share. */
@@ -280,7 +281,7 @@ export class EpisodeLog {
       this.counters.failed += count;
       records.reject(err);
       this.ctx.logger.error({ stream: this.stream, records: count, err }, 'episode commit failed');
-      this.ctx.emit('error', Object.assign(err instanceof Error ? err : new Error(String(err)), { stream: this.stream, ids: [records.ids[0], records.ids[count - 1]] }));
+      this.ctx.emit('error', errorEvent(err, { stream: this.stream, ids: [records.ids[0], records.ids[count - 1]] }));
     } finally {
       this.inflight = null;
       batch.reset(this.settings.batchBytes);
@@ -321,7 +322,7 @@ export class EpisodeLog {
       }
     } catch (err) {
       this.ctx.logger.error({ stream: this.stream, err }, 'episode retention failed');
-      this.ctx.emit('error', Object.assign(err as Error, { stream: this.stream }));
+      this.ctx.emit('error', errorEvent(err, { stream: this.stream }));
     }
   }
 
@@ -427,7 +428,7 @@ export class EpisodeLog {
     this.counters.damaged++;
     const damage: EpisodeDamage = { stream: this.stream, segment: segment.seq, ...d };
     this.ctx.logger.error(damage, 'episode log: damaged bytes skipped');
-    this.ctx.emit('error', Object.assign(new CheckpointError('E_CORRUPT', `stream "${this.stream}" segment ${segment.seq}: ${d.bytes} damaged bytes at byte ${d.offset} skipped (${d.problem})`), damage));
+    this.ctx.emit('error', errorEvent(new CheckpointError('E_CORRUPT', `stream "${this.stream}" segment ${segment.seq}: ${d.bytes} damaged bytes at byte ${d.offset} skipped (${d.problem})`), damage));
   }
 
   private checkOpen(): void {

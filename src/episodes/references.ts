@@ -6,7 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectCheckpointSync } from '../file/checkpoint-file.js';
-import { NAME } from './names.js';
+import { NAME } from '../validate/names.js';
 import { checkQuery } from './validate.js';
 import type { EpisodeRef, ReplayQuery } from './types.js';
 
@@ -57,7 +57,7 @@ export class CheckpointReferences {
   private checkpointFiles(): string[] {
     const files: string[] = [];
     for (const model of readdirSync(this.root)) {
-      if (!NAME.test(model)) continue; // model directories only (DESIGN.md §4)
+      if (!NAME.test(model)) continue; // model directories only
       const dir = join(this.root, model);
       try {
         if (!statSync(dir).isDirectory()) continue;

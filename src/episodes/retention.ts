@@ -3,7 +3,7 @@
 // reference. Whole closed segments go, oldest first; the open segment and
 // every segment holding a referenced time never do.
 import { timeRange, type SegmentInfo } from './segment-index.js';
-import type { EpisodeSettings } from './options.js';
+import type { EpisodeSettings } from '../validate/episode-options.js';
 import type { ReplayQuery } from './types.js';
 
 export interface EpisodeDrop {

@@ -4,22 +4,23 @@
 import { join } from 'node:path';
 import { badInput, callNative } from '../errors.js';
 import { native } from '../native.js';
-import type { Logger } from '../validate/options.js';
+import type { Emit } from '../events.js';
+import type { Logger } from '../logger.js';
+import type { EpisodeKeep } from '../validate/episode-options.js';
 import { EpisodeLog } from './log.js';
-import { checkStreamName } from './names.js';
+import { checkStreamName } from '../validate/names.js';
 import { CheckpointReferences } from './references.js';
 import { checkQuery } from './validate.js';
-import type { ExportResult } from './arrow-export.js';
 import type { EpisodeLogOptions, EpisodeRef, EpisodeRetention, ReplayQuery, StoredEpisode } from './types.js';
 
 export const EPISODES_DIR = '.episodes';
 
 export interface StoreEpisodesContext {
   readOnly: boolean;
-  /** The store's `keep.episodes`. */
-  keep: EpisodeRetention | undefined;
+  /** The store's `keep.episodes`, checked at open. */
+  keep: EpisodeKeep;
   logger: Logger;
-  emit(event: string, payload: unknown): void;
+  emit: Emit;
 }
 
 export class StoreEpisodes {
@@ -77,7 +78,7 @@ export function checkpointRefs(meta: Record<string, unknown> | undefined): Episo
  * Replays the episodes a checkpoint was trained on: each ref of its
  * `meta.episodes`, in order, every one in time order, with its stream.
  */
-export async function* checkpointEpisodes(
+async function* checkpointEpisodes(
   store: { episodes(stream: string): EpisodeLog }, checkpoint: { meta?: Record<string, unknown> },
 ): AsyncGenerator<StoredEpisode & { stream: string }> {
   for (const { stream, ...query } of checkpointRefs(checkpoint.meta)) {
@@ -87,7 +88,7 @@ export async function* checkpointEpisodes(
 
 /** What load()/loadSync()/resume() add to a loaded checkpoint: its episodes, replayed. */
 export interface ReplayableCheckpoint {
-  /** The episodes the checkpoint's `meta.episodes` references, as checkpointEpisodes() replays them. */
+  /** The episodes the checkpoint's `meta.episodes` references: each ref in order, its records in time order, with their stream. */
   episodes(): AsyncGenerator<StoredEpisode & { stream: string }>;
 }
 
@@ -101,11 +102,4 @@ export function withEpisodes<T extends { meta?: Record<string, unknown> }>(
   return Object.defineProperty(checkpoint, 'episodes', {
     value: () => checkpointEpisodes(store, checkpoint), enumerable: false, configurable: true, writable: true,
   }) as T & ReplayableCheckpoint;
-}
-
-/** The issue's form of `store.episodes(stream).export(file, range)`: the stream's records in `range` as an Arrow IPC file. */
-export function exportEpisodes(
-  store: { episodes(stream: string): EpisodeLog }, stream: string, range: ReplayQuery, file: string,
-): Promise<ExportResult> {
-  return store.episodes(stream).export(file, range);
 }

@@ -4,7 +4,7 @@
 import { badInput, CheckpointError } from '../errors.js';
 import { DTYPES, impliedDtype, normalizeTensors, type Dtype, type TensorDict, type TensorLike, type TypedArray } from '../file/tensors.js';
 import { checkJson } from './json-value.js';
-import { checkModelName } from './names.js';
+import { checkModelName } from '../validate/names.js';
 import type { Column, DataFrame, EpisodeRecord, ReplayQuery } from './types.js';
 
 /** One block of a record: its bytes (any view) and the element size shuffle+zstd plans by. */

@@ -1,10 +1,10 @@
-// Save decisions (DESIGN.md §6): pure functions of (config, state, report, now).
+// Save decisions (docs/POLICIES.md): pure functions of (config, state, report, now).
 // No clocks and no I/O here, so a decision is cheap (the skip path of
 // report()) and the state round-trips through the catalog as plain JSON.
 import { badInput } from '../errors.js';
+import { categoryOf, type Reason } from './categories.js';
 
 export type Direction = 'min' | 'max';
-export type Reason = 'improved' | 'steps' | 'minutes' | 'always' | 'forced' | 'final';
 
 export interface PolicyConfig {
   /** First entry is the primary metric; may be empty. */
@@ -52,7 +52,7 @@ const PRESETS: Record<PresetName, Preset> = {
   aggressive: { keepBest: 5, everySteps: 200, minRelative: 0.01 },
 };
 
-/** The tuning table of DESIGN.md §6. */
+/** The tuning table of docs/POLICIES.md. */
 export function presetConfig(name: PresetName): Preset {
   if (!Object.hasOwn(PRESETS, name))
     throw badInput(`Unknown preset ${JSON.stringify(name)}; expected one of ${Object.keys(PRESETS).join(', ')}`);
@@ -135,9 +135,7 @@ export function decide(config: PolicyConfig, state: TrackerState, report: Report
   if (config.always) reasons.push('always');
   if (report.force) reasons.push('forced');
 
-  const category = isBest ? 'best'
-    : reasons.some((r) => r !== 'forced') ? 'periodic'
-      : reasons.length > 0 ? 'manual' : null;
+  const category = categoryOf(reasons) as Decision['category'];
 
   const patience = Math.max(1, config.degradation?.patience ?? 1);
   const streak = nextStreak(config, state, report, isBest);

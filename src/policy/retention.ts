@@ -1,7 +1,7 @@
-// What to keep (DESIGN.md §6): a pure function of one model's durable
-// checkpoints. The manager journals the evictions and unlinks off the save path.
+// What to keep (docs/POLICIES.md): a pure function of one model's durable
+// checkpoints. model/evictor.ts journals the evictions and unlinks off the save path.
 import type { Category, Metrics } from '../file/checkpoint-file.js';
-import type { Direction } from './decide.js';
+import { rankBest, singleBest, type Primary } from './ranking.js';
 
 export interface RetainedRecord {
   seq: number;
@@ -17,7 +17,7 @@ export interface RetentionConfig {
   keepBest: number;
   keepPeriodic: number;
   quotaBytes: number | null;
-  primary: { name: string; direction: Direction } | null;
+  primary: Primary;
 }
 
 export type EvictReason = 'periodic-window' | 'best-window' | 'superseded-final' | 'quota';
@@ -29,47 +29,6 @@ export interface RetentionPlan<R extends RetainedRecord = RetainedRecord> {
   evict: Array<{ record: R; reason: EvictReason }>;
   /** Still over quota with only protected records left. */
   overQuota: boolean;
-}
-
-type Primary = RetentionConfig['primary'];
-
-/** Higher is better; null when the record has no finite primary value. */
-function score(r: RetainedRecord, primary: NonNullable<Primary>): number | null {
-  const v = r.metrics[primary.name];
-  if (typeof v !== 'number' || !Number.isFinite(v)) return null;
-  return primary.direction === 'min' ? -v : v;
-}
-
-/** Best first: finite primary values by direction, then the rest; ties and no primary → newer first. */
-function rank<R extends RetainedRecord>(records: R[], primary: Primary): R[] {
-  const byNewest = (a: RetainedRecord, b: RetainedRecord) => b.seq - a.seq;
-  if (!primary) return [...records].sort(byNewest);
-  const scored = records.map((r) => ({ r, s: score(r, primary) }));
-  scored.sort((a, b) => {
-    if (a.s !== b.s) {
-      if (a.s === null) return 1;
-      if (b.s === null) return -1;
-      return b.s - a.s;
-    }
-    return byNewest(a.r, b.r);
-  });
-  return scored.map((x) => x.r);
-}
-
-/** The record with the best finite primary value of any category (ties → newest), or null. */
-export function singleBest<R extends RetainedRecord>(records: readonly R[], primary: Primary): R | null {
-  if (!primary) return null;
-  // One pass: best() is called per report by dashboards and must stay O(n).
-  let top: R | null = null;
-  let topScore = -Infinity;
-  for (const r of records) {
-    const s = score(r, primary);
-    if (s !== null && (top === null || s > topScore || (s === topScore && r.seq > top.seq))) {
-      top = r;
-      topScore = s;
-    }
-  }
-  return top;
 }
 
 // 'manual' has no window: it is kept unless the quota forces it out.
@@ -90,7 +49,7 @@ export function planRetention<R extends RetainedRecord>(records: readonly R[], c
   const isProtected = (r: R) => r === newest || r === best || r.pinned;
 
   const kept = new Set<R>([...bySeq.filter(isProtected), ...of('manual')]);
-  for (const r of rank(of('best'), config.primary).slice(0, Math.max(0, config.keepBest))) kept.add(r);
+  for (const r of rankBest(of('best'), config.primary).slice(0, Math.max(0, config.keepBest))) kept.add(r);
   const periodic = of('periodic');
   for (const r of periodic.slice(Math.max(0, periodic.length - config.keepPeriodic))) kept.add(r);
   const finals = of('final');
@@ -105,7 +64,7 @@ export function planRetention<R extends RetainedRecord>(records: readonly R[], c
     for (const r of kept) used += r.bytes;
     // Cheapest losses first: periodic, final, manual by age, then best worst-first.
     const order = [
-      ...periodic, ...finals, ...of('manual'), ...rank(of('best'), config.primary).reverse(),
+      ...periodic, ...finals, ...of('manual'), ...rankBest(of('best'), config.primary).reverse(),
     ].filter((r) => kept.has(r) && !isProtected(r));
     for (const r of order) {
       if (used <= config.quotaBytes) break;

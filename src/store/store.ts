@@ -3,50 +3,52 @@
 // owns the workers and staging memory they share, fans their events out,
 // and closes them with their final saves (also on SIGINT/SIGTERM).
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Catalog } from '../durability/catalog.js';
-import { badInput, callNative, CheckpointError } from '../errors.js';
+import { makeDirs } from '../durability/dirs.js';
 import { History } from '../durability/history.js';
-import { quietConsoleLogger } from './logger.js';
-import { ModelCheckpoints, checkModelName, type ModelStats } from '../model/model.js';
+import { callNative, CheckpointError } from '../errors.js';
+import type { StoreEventMap, StoreEventName } from '../events.js';
+import { quietConsoleLogger, type Logger } from '../logger.js';
+import { ModelCheckpoints } from '../model/model.js';
+import type { ModelStats } from '../model/types.js';
 import { native, type NativeLock } from '../native.js';
-import {
-  checkStoreOptions, policyPart, resolvePipeline, resolveSettings, type Logger, type PipelineSettings, type PolicyOptions, type StoreOptions,
-} from '../validate/options.js';
 import { StagingPool } from '../pipeline/staging.js';
 import { defaultWorkers, WorkerPool } from '../pipeline/workers.js';
-import { onTerminationSignal } from './signals.js';
-import type { EpisodeLog, EpisodeLogOptions } from '../episodes/index.js';
+import { path } from '../validate/checks.js';
+import { checkModelName } from '../validate/names.js';
+import { resolvePolicy, type PolicyOptions } from '../validate/policy-options.js';
+import { resolveStoreOptions, type StoreOptions, type StoreSettings } from '../validate/store-options.js';
+import type { EpisodeLog } from '../episodes/log.js';
 import { StoreEpisodes } from '../episodes/store.js';
+import type { EpisodeLogOptions } from '../episodes/types.js';
+import { onTerminationSignal } from './signals.js';
 
-export type StoreEvent = 'saved' | 'skipped' | 'evicted' | 'improved' | 'degraded' | 'error' | 'alert' | 'repaired';
-
-export class CheckpointManager extends EventEmitter {
+export class CheckpointManager extends EventEmitter<StoreEventMap> {
   readonly dir: string;
   readonly readOnly: boolean;
   private readonly logger: Logger;
-  private readonly defaults: PolicyOptions;
   private readonly models = new Map<string, { model: ModelCheckpoints; lock: NativeLock | null }>();
-  private readonly pipeline: PipelineSettings;
   private readonly workers: WorkerPool;
   private readonly staging: StagingPool;
+  private readonly episodeLogs: StoreEpisodes;
   private readonly stopHandlingSignals: () => void;
   private closing: Promise<void> | null = null;
   private modelsClosed: Promise<void> | null = null;
   private closed = false;
 
-  /** @internal use open() */
-  constructor(dir: string, options: StoreOptions) {
+  /** Created by open(). */
+  constructor(dir: string, private readonly settings: StoreSettings) {
     super();
     this.dir = resolve(dir);
-    this.logger = options.logger ?? quietConsoleLogger;
-    this.readOnly = options.readOnly ?? false;
-    this.defaults = policyPart(options);
-    this.pipeline = resolvePipeline(options, defaultWorkers());
-    this.workers = WorkerPool.acquire(this.pipeline.workers);
-    this.staging = new StagingPool(this.pipeline.stagingMaxBytes, (slab) => this.workers.run({ kind: 'prefault', slab }));
-    this.stopHandlingSignals = this.pipeline.handleSignals ? onTerminationSignal(() => this.closeModels()) : () => {};
+    this.logger = settings.logger ?? quietConsoleLogger;
+    this.readOnly = settings.readOnly;
+    this.workers = WorkerPool.acquire(settings.pipeline.workers);
+    this.staging = new StagingPool(settings.pipeline.stagingMaxBytes, (slab) => this.workers.run({ kind: 'prefault', slab }));
+    this.episodeLogs = new StoreEpisodes(this.dir, {
+      readOnly: this.readOnly, keep: settings.model.episodes, logger: this.logger, emit: (event, ...args) => this.emitSafely(event, ...args),
+    });
+    this.stopHandlingSignals = settings.pipeline.handleSignals ? onTerminationSignal(() => this.closeModels()) : () => {};
   }
 
   /**
@@ -57,29 +59,31 @@ export class CheckpointManager extends EventEmitter {
   model(name: string, options: PolicyOptions = {}): ModelCheckpoints {
     this.checkOpen();
     checkModelName(name);
+    // Settings were resolved at open; only a model with overrides resolves its own.
+    const defaults = options !== null && typeof options === 'object' && Object.keys(options).length === 0;
     const existing = this.models.get(name);
     if (existing) {
-      if (Object.keys(options).length > 0) throw badInput(`model "${name}" is already open; pass its options on the first model() call`);
+      if (!defaults) throw new CheckpointError('E_BAD_INPUT', `model "${name}" is already open; pass its options on the first model() call`);
       return existing.model;
     }
+    const settings = defaults ? this.settings.model : resolvePolicy(options, this.settings.policy);
     const dir = join(this.dir, name);
     let lock: NativeLock | null = null;
     if (!this.readOnly) {
-      mkdirSync(dir, { recursive: true });
+      // One level: open() made the root. Catalog.open fsyncs the root, which makes this entry durable.
+      callNative(() => native.ensureDir(dir));
       lock = callNative(() => native.lockFile(join(dir, 'LOCK')));
     }
     try {
-      const settings = resolveSettings(options, this.defaults);
       const catalog = Catalog.open(dir, name, this.readOnly, settings.policy.monitor);
-      const history = new History(History.pathIn(dir), this.readOnly, (err) =>
-        this.logger.warn({ model: name, err }, 'history write failed'));
+      const history = new History(History.pathIn(dir), this.readOnly, (err) => this.logger.warn({ model: name, err }, 'history write failed'));
       const model = new ModelCheckpoints(name, dir, catalog, history, {
         logger: this.logger,
         staging: this.staging,
         workers: this.workers,
-        pipeline: this.pipeline,
-        emit: (event, payload) => this.emitSafely(event, payload),
-        episodes: (stream) => this.episodes(stream), // issue 8: load(x).episodes()
+        pipeline: this.settings.pipeline,
+        emit: (event, ...args) => this.emitSafely(event, ...args),
+        episodes: (stream) => this.episodes(stream),
       }, settings);
       this.models.set(name, { model, lock });
       if (catalog.repairs.length) {
@@ -92,6 +96,12 @@ export class CheckpointManager extends EventEmitter {
       lock?.release();
       throw err;
     }
+  }
+
+  /** The episode log of one stream, under `<root>/.episodes/<stream>/`; opened and recovered on first use. */
+  episodes(stream: string, options: EpisodeLogOptions = {}): EpisodeLog {
+    this.checkOpen();
+    return this.episodeLogs.open(stream, options);
   }
 
   /** Per-model statistics, by model name. */
@@ -134,21 +144,9 @@ export class CheckpointManager extends EventEmitter {
           lock?.release();
         }
       }
-      await this.episodeLogs?.closeAll(); // episode logs (issue 8): their last group commit is durable
+      await this.episodeLogs.closeAll(); // their last group commit is durable
     })();
     return this.modelsClosed;
-  }
-
-  // ---- episode logs (issue 8; src/episodes/, docs/EPISODES.md) ----
-  private episodeLogs: StoreEpisodes | null = null;
-
-  /** The episode log of one stream, under `<root>/.episodes/<stream>/`; opened and recovered on first use. */
-  episodes(stream: string, options: EpisodeLogOptions = {}): EpisodeLog {
-    this.checkOpen();
-    this.episodeLogs ??= new StoreEpisodes(this.dir, {
-      readOnly: this.readOnly, keep: this.defaults.keep?.episodes, logger: this.logger, emit: (event: string, payload: unknown) => this.emitSafely(event, payload),
-    });
-    return this.episodeLogs.open(stream, options);
   }
 
   private logSummary(model: ModelCheckpoints): void {
@@ -167,10 +165,10 @@ export class CheckpointManager extends EventEmitter {
 
   // An 'error' event with no listener would throw inside the save path and
   // take the training process down; failures are logged either way.
-  private emitSafely(event: string, payload: unknown): void {
+  private emitSafely<K extends StoreEventName>(event: K, ...args: StoreEventMap[K]): void {
     if (event === 'error' && this.listenerCount('error') === 0) return;
     try {
-      this.emit(event, payload);
+      (this.emit as (event: K, ...args: StoreEventMap[K]) => boolean)(event, ...args);
     } catch (err) {
       this.logger.error({ event, err }, 'an event listener threw');
     }
@@ -183,21 +181,8 @@ export class CheckpointManager extends EventEmitter {
 
 /** Opens (creating if needed) a checkpoint store rooted at `dir`. */
 export async function open(dir: string, options: StoreOptions = {}): Promise<CheckpointManager> {
-  if (typeof dir !== 'string' || dir.length === 0) throw badInput(`Expected a directory path but received ${JSON.stringify(dir)}`);
-  const checked = checkStoreOptions(options);
-  if (!checked.readOnly) makeDirDurable(resolve(dir));
-  return new CheckpointManager(dir, checked);
-}
-
-/**
- * Creates `dir` and its missing parents, each new entry fsync'd in its
- * parent: a power cut must not take away a store whose saves were
- * acknowledged (found by the power-loss model).
- */
-function makeDirDurable(dir: string): void {
-  if (existsSync(dir)) return;
-  const parent = dirname(dir);
-  if (parent !== dir) makeDirDurable(parent);
-  callNative(() => native.ensureDir(dir));
-  callNative(() => native.fsyncDir(parent));
+  path('directory path', dir);
+  const settings = resolveStoreOptions(options, defaultWorkers());
+  if (!settings.readOnly) makeDirs(resolve(dir));
+  return new CheckpointManager(dir, settings);
 }

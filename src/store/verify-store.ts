@@ -1,17 +1,19 @@
 // verifyStore: the store's fsck. Checks every model of a root against its
 // files without changing anything; with `repair`, takes each model's lock and
-// does what recovery at open does (DESIGN.md §5), and quarantines the listed
+// does what recovery at open does (durability/recovery.ts), and quarantines the listed
 // files that fail verification as load() would.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { verifyCheckpoint } from '../file/checkpoint-file.js';
-import { Catalog, CHECKPOINT_FILE, identityProblem, type CheckpointRecord } from '../durability/catalog.js';
+import { Catalog } from '../durability/catalog.js';
+import { scanJournal } from '../durability/catalog-state.js';
+import { CHECKPOINT_FILE, identityProblem, type CheckpointRecord } from '../durability/records.js';
 import { badInput, callNative, CheckpointError } from '../errors.js';
 import { History } from '../durability/history.js';
 import { readJournal, repairJournal } from '../durability/journal.js';
-import { checkModelName } from '../model/model.js';
+import { checkModelName, NAME } from '../validate/names.js';
 import { native, type NativeLock } from '../native.js';
-import { resolveSettings } from '../validate/options.js';
+import { resolvePolicy } from '../validate/policy-options.js';
 import type { Direction } from '../policy/decide.js';
 
 export type ProblemKind =
@@ -61,7 +63,7 @@ function modelsIn(root: string): string[] {
   return readdirSync(root, { withFileTypes: true })
     .filter((e) => e.isDirectory() && STORE_FILES.some((f) => existsSync(join(root, e.name, f))))
     .map((e) => e.name)
-    .filter((name) => { try { checkModelName(name); return true; } catch { return false; } })
+    .filter((name) => NAME.test(name))
     .sort();
 }
 
@@ -71,10 +73,10 @@ function checkOptions(options: unknown): { repair: boolean; monitor: Array<[stri
   if (typeof repair !== 'boolean') throw badInput(`Expected boolean for repair but received ${JSON.stringify(repair)}`);
   if (models !== undefined) {
     if (!Array.isArray(models)) throw badInput(`Expected an array of model names for models but received ${JSON.stringify(models)}`);
-    models.forEach(checkModelName);
+    for (const model of models) checkModelName(model);
   }
   // The store's own check of `monitor`, and its resolved form (primary first).
-  return { repair, monitor: resolveSettings({ monitor }).policy.monitor, models };
+  return { repair, monitor: resolvePolicy({ monitor }).policy.monitor, models };
 }
 
 /**
@@ -162,8 +164,8 @@ async function checkModel(dir: string, name: string, monitor: Array<[string, Dir
   const problems: StoreProblem[] = [];
   const catalog = Catalog.open(dir, name, true, monitor);
   for (const message of catalog.repairs) problems.push({ kind: 'catalog', message });
-  for (const [kind, path] of [['journal', join(dir, 'journal')], ['history', History.pathIn(dir)]] as const) {
-    const scan = readJournal(path);
+  const scans = [['journal', scanJournal(join(dir, 'journal'))], ['history', readJournal(History.pathIn(dir))]] as const;
+  for (const [kind, scan] of scans) {
     if (scan.problem)
       problems.push({ kind, message: `${kind}: ${scan.fileBytes - scan.validBytes} damaged bytes at byte ${scan.validBytes} (${scan.problem})` });
   }
@@ -184,7 +186,7 @@ async function checkModel(dir: string, name: string, monitor: Array<[string, Dir
     problems.push({ kind: 'tmp', message: `.tmp/${file}: an unfinished write`, file: `.tmp/${file}` });
 
   const primary = monitor[0]?.[0];
-  const best = primary === undefined ? undefined : catalog.tracker.best[primary];
+  const best = primary === undefined ? undefined : catalog.persisted().tracker.best[primary];
   if (best && !listed.some((r) => r.metrics[primary!] === best.value))
     problems.push({ kind: 'best', message: `best ${primary} ${best.value} (step ${best.step}) is held by no listed checkpoint` });
   return { problems, checkpoints: listed.length };

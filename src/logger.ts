@@ -1,4 +1,12 @@
-import type { Logger } from '../validate/options.js';
+// The logger every layer writes to, and the default one.
+
+/** pino-compatible: a bindings object first, then the message. */
+export interface Logger {
+  debug(bindings: object, message: string): void;
+  info(bindings: object, message: string): void;
+  warn(bindings: object, message: string): void;
+  error(bindings: object, message: string): void;
+}
 
 // Quiet by default: warnings and errors reach stderr, routine saves do not.
 // Pass a pino logger (or anything with the same four methods) to see them.

@@ -1,0 +1,136 @@
+// The in-memory state of one model's catalog, and how it is rebuilt from
+// disk: catalog.json, then the journal records of the same generation,
+// each decoded whole before it is applied.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckpointError } from '../errors.js';
+import { initialState, type TrackerState } from '../policy/decide.js';
+import { readJournal, repairJournal } from './journal.js';
+import { decodeEntry, decodeSnapshot, storedRecord, type CheckpointRecord, type Counters, type JournalEntry, type Snapshot } from './records.js';
+
+export class CatalogState {
+  readonly records = new Map<number, CheckpointRecord>();
+  readonly pendingDeletes = new Set<string>();
+  tracker: TrackerState = initialState();
+  counters: Counters = { saves: 0, skips: 0, failures: 0 };
+  nextSeq = 1;
+  generation = 0;
+  private sorted: CheckpointRecord[] | null = null;
+
+  /** By seq, oldest first; sorted once per change, not per call. */
+  list(): readonly CheckpointRecord[] {
+    this.sorted ??= [...this.records.values()].sort((a, b) => a.seq - b.seq);
+    return this.sorted;
+  }
+
+  put(record: CheckpointRecord): void {
+    this.records.set(record.seq, record);
+    this.nextSeq = Math.max(this.nextSeq, record.seq + 1);
+    this.sorted = null;
+  }
+
+  remove(seq: number): void {
+    this.records.delete(seq);
+    this.sorted = null;
+  }
+
+  apply(entry: JournalEntry): void {
+    switch (entry.t) {
+      case 'commit':
+        this.put(entry.record);
+        this.tracker = entry.tracker;
+        this.counters = entry.counters;
+        break;
+      case 'evict':
+        this.remove(entry.seq);
+        this.pendingDeletes.add(entry.file);
+        break;
+      case 'deleted':
+        this.pendingDeletes.delete(entry.file);
+        break;
+      case 'quarantine':
+        this.remove(entry.seq);
+        this.nextSeq = Math.max(this.nextSeq, entry.seq + 1);
+        break;
+      case 'pin': {
+        const record = this.records.get(entry.seq);
+        if (record) this.put({ ...record, pinned: entry.pinned });
+        break;
+      }
+      case 'state':
+        this.tracker = entry.tracker;
+        this.counters = entry.counters;
+        break;
+      case 'generation':
+        break;
+    }
+  }
+
+  snapshot(model: string): Snapshot {
+    return {
+      version: 1, model, nextSeq: this.nextSeq, records: this.list().map(storedRecord), tracker: this.tracker,
+      counters: this.counters, pendingDeletes: [...this.pendingDeletes], generation: this.generation,
+    };
+  }
+}
+
+/** catalog.json decoded whole, or null (none, or damaged: then said in `repairs`). */
+function readSnapshot(path: string, repairs: string[]): Snapshot | null {
+  if (!existsSync(path)) return null;
+  try {
+    return decodeSnapshot(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (err) {
+    // Replaced atomically, so this is disk damage or a hand edit: none of it is applied,
+    // and the journal and the files (which describe themselves) tell what is there.
+    repairs.push(`catalog.json unreadable (${(err as Error).message}); rebuilt from the journal and the files`);
+    return null;
+  }
+}
+
+/**
+ * The intact entries of a catalog journal, oldest first. A torn frame, a
+ * failed checksum, or a record that is not a journal entry of the right
+ * shape starts the damaged tail: nothing from there on is trusted.
+ */
+export function scanJournal(path: string): { entries: JournalEntry[]; validBytes: number; fileBytes: number; problem: string | null } {
+  const scan = readJournal(path);
+  const entries: JournalEntry[] = [];
+  for (let i = 0; i < scan.records.length; i++) {
+    try {
+      entries.push(decodeEntry(scan.records[i], `journal record at byte ${scan.offsets[i]}`));
+    } catch (err) {
+      return { entries, validBytes: scan.offsets[i], fileBytes: scan.fileBytes, problem: (err as CheckpointError).message };
+    }
+  }
+  return { entries, validBytes: scan.validBytes, fileBytes: scan.fileBytes, problem: scan.problem };
+}
+
+/**
+ * The state that catalog.json and the journal of `dir` hold. What cannot be
+ * trusted is reported in `repairs` and, unless `readOnly`, cut from the journal.
+ */
+export function loadState(dir: string, readOnly: boolean): { state: CatalogState; repairs: string[] } {
+  const state = new CatalogState();
+  const repairs: string[] = [];
+  const snap = readSnapshot(join(dir, 'catalog.json'), repairs);
+  if (snap) {
+    for (const r of snap.records) state.put(r);
+    for (const f of snap.pendingDeletes) state.pendingDeletes.add(f);
+    state.tracker = snap.tracker;
+    state.counters = snap.counters;
+    state.nextSeq = Math.max(state.nextSeq, snap.nextSeq);
+    state.generation = snap.generation ?? 0;
+  }
+  const journalPath = join(dir, 'journal');
+  const scan = scanJournal(journalPath);
+  const { entries, problem, validBytes } = scan;
+  const first = entries[0];
+  const journalGeneration = first?.t === 'generation' ? first.n : 0;
+  if (journalGeneration >= state.generation) for (const entry of entries) state.apply(entry);
+  else if (!readOnly) repairs.push(`journal: skipped ${entries.length} records a compaction had already written to catalog.json`);
+  if (problem && !readOnly) {
+    repairJournal(journalPath, scan);
+    repairs.push(`journal: cut ${scan.fileBytes - validBytes} bytes at byte ${validBytes} (${problem})`);
+  }
+  return { state, repairs };
+}
