@@ -11,6 +11,7 @@ import { open, type CheckpointManager, type ModelCheckpoints, type StoreOptions,
 import { native } from '../src/native.js';
 import { expectRejectsCode, sameBytes, tempDir } from './helpers.js';
 import { silentLogger } from './fixtures/store.js';
+import { onEvent } from './fixtures/events.js';
 
 const root = tempDir();
 const MiB = 1 << 20;
@@ -80,8 +81,8 @@ describe('a real full disk (64 MiB tmpfs)', () => {
     const modelDir = join(dir, 'm');
     const alerts: unknown[] = [];
     const errors: Array<{ code?: string }> = [];
-    store.on('alert', (a) => alerts.push(a));
-    store.on('error', (e) => errors.push(e));
+    onEvent(store, 'alert', (a) => alerts.push(a));
+    onEvent(store, 'error', (e) => errors.push(e));
 
     // Three checkpoints, then the rest of the disk filled but 12 MiB: the
     // fourth save fits, the fifth hits ENOSPC, evicts periodic ones and retries.
@@ -135,7 +136,7 @@ describe('injected failures on fsync and rename', () => {
         const store = await open(dir, { logger: silentLogger, handleSignals: false, always: true });
         const m = store.model('m');
         const errors: unknown[] = [];
-        store.on('error', (e) => errors.push(e));
+        onEvent(store, 'error', (e) => errors.push(e));
         const first = (await m.report({ step: 1, tensors: noise(1) }).durable)!;
         // ENOSPC on the first try is retried once after eviction: make it stick.
         native.setFaultPlan(`op=${op},fail_at=1,errno=${errno}${errno === 'ENOSPC' ? ',sticky' : ''}`);

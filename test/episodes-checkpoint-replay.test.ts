@@ -37,7 +37,7 @@ describe('replay of a checkpoint\'s episodes', () => {
     await model.save(weights, { step: 2, meta: { episodes: [log.ref({ to: 2, model: 'dqn' }), log.ref({ from: 28, model: 'dqn' })] } });
     const want = (times: number[]) => times.map((t) => records[t]);
 
-    const loaded = await model.load(first.seq);
+    const loaded = await model.load(first.seq!);
     const replayed = await collect(loaded.episodes());
     expect(replayed.map((r) => r.time)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
     replayed.forEach((r, i) => expectSame(r, want([10, 11, 12, 13, 14, 15, 16, 17, 18, 19])[i]));
@@ -56,7 +56,7 @@ describe('replay of a checkpoint\'s episodes', () => {
     await store.close();
 
     const again = await open(dir, { logger: silent });
-    const reloaded = await again.model('dqn').load(first.seq);
+    const reloaded = await again.model('dqn').load(first.seq!);
     expect((await collect(reloaded.episodes())).map((r) => r.time)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
     await again.close();
   });
@@ -65,9 +65,9 @@ describe('replay of a checkpoint\'s episodes', () => {
     const store = await freshStore(root);
     const model = store.model('dqn');
     const plain = await model.save({ w: new Float32Array(2) }, { step: 1 });
-    expect(await collect((await model.load(plain.seq)).episodes())).toEqual([]);
+    expect(await collect((await model.load(plain.seq!)).episodes())).toEqual([]);
     const bad = await model.save({ w: new Float32Array(2) }, { step: 2, meta: { episodes: { stream: '../x' } } });
-    await expect(collect((await model.load(bad.seq)).episodes())).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+    await expect(collect((await model.load(bad.seq!)).episodes())).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
     await store.close();
   });
 });

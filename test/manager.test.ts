@@ -16,6 +16,7 @@ import { expectRejectsCode, expectThrowsCode, sameBytes, tempDir } from './helpe
 import {
   collectingLogger, flipByte, quarantined, settle, silentLogger, tensorsFor, tkptFiles,
 } from './fixtures/store.js';
+import { record } from './fixtures/events.js';
 
 const root = tempDir();
 const opened: CheckpointManager[] = [];
@@ -47,12 +48,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Records every payload of an event. */
-function record<T = any>(store: CheckpointManager, event: string): T[] {
-  const seen: T[] = [];
-  store.on(event, (payload: T) => seen.push(payload));
-  return seen;
-}
 
 const seqs = (list: CheckpointInfo[]) => list.map((c) => c.seq);
 
@@ -278,12 +273,15 @@ describe('retention end to end', () => {
     await settle(store);
 
     expect(m.list().map((c) => [c.seq, c.category])).toEqual([[4, 'best'], [5, 'best'], [8, 'periodic'], [9, 'periodic']]);
-    expect(evicted.map((e) => [e.seq, e.reason]).sort((x, y) => x[0] - y[0])).toEqual([
+    expect(evicted.map((e): [number, string] => [e.seq, e.reason]).sort((x, y) => x[0] - y[0])).toEqual([
       [1, 'best-window'], [2, 'best-window'], [3, 'best-window'], [6, 'periodic-window'], [7, 'periodic-window'],
     ]);
     expect(evicted.every((e) => e.model === 'm' && e.bytes > 0)).toBe(true);
     expectFilesMatchList(join(dir, 'm'), m);
-    for (const e of evicted) expect(readdirSync(join(dir, 'm'))).not.toContain(e.file);
+    for (const e of evicted) {
+      expect(e.file).toMatch(new RegExp(`^${String(e.seq).padStart(8, '0')}-s\\d+\\.tkpt$`));
+      expect(readdirSync(join(dir, 'm'))).not.toContain(e.file);
+    }
   });
 
   it('stays under quotaBytes, evicting periodic first, and never evicts the single best or the newest', async () => {
@@ -316,7 +314,7 @@ describe('retention end to end', () => {
     // Periodic went oldest first.
     const order = evicted2.map((e) => e.seq);
     expect(order).toEqual([...order].sort((x, y) => x - y));
-    expect(seqs(m2.list()).some((s) => order.includes(s))).toBe(false);
+    expect(order.some((s) => seqs(m2.list()).includes(s))).toBe(false);
     await store2.close();
 
     // A quota below two files: only the protected pair remains, and a warning says so.
@@ -469,7 +467,7 @@ describe('restart', () => {
 describe('a corrupt checkpoint', () => {
   async function threeSaves() {
     const { store, dir } = await fresh({ always: true });
-    const errors = record<CheckpointError & { file?: string; seq?: number; model?: string }>(store, 'error');
+    const errors = record(store, 'error');
     const m = store.model('m');
     const t = [tensorsFor(1), tensorsFor(2), tensorsFor(3)];
     const infos: CheckpointInfo[] = [];
@@ -523,7 +521,7 @@ describe('failed saves', () => {
   it('reject only their durable, emit error, and the next report works', async () => {
     const logger = collectingLogger();
     const { store, dir } = await fresh({ always: true, logger });
-    const errors = record<CheckpointError & { model?: string; seq?: number }>(store, 'error');
+    const errors = record(store, 'error');
     const m = store.model('m');
     await m.report({ step: 0, tensors: tensorsFor(0) }).durable;
 

@@ -13,6 +13,7 @@ import { native } from '../src/native.js';
 import type { WorkerPool } from '../src/pipeline.js';
 import { expectRejectsCode, expectThrowsCode, rng, sameBytes, tempDir } from './helpers.js';
 import { settle, silentLogger, tensorsFor, tkptFiles } from './fixtures/store.js';
+import { onEvent } from './fixtures/events.js';
 
 const root = tempDir();
 const opened: CheckpointManager[] = [];
@@ -40,7 +41,7 @@ describe('saves off the calling thread', () => {
   it('commits 200 saves of 3 models in seq order while workers finish out of order', async () => {
     const { store } = await fresh({ always: true, workers: 3, keep: { best: 0, periodic: 1000 } });
     const committed = new Map<string, number[]>();
-    store.on('saved', ({ model, info }: { model: string; info: CheckpointInfo }) => {
+    onEvent(store, 'saved', ({ model, info }: { model: string; info: CheckpointInfo }) => {
       if (!committed.has(model)) committed.set(model, []);
       committed.get(model)!.push(info.seq!);
     });
@@ -101,7 +102,7 @@ describe('backpressure, with a disk slower than the saves', () => {
     const { store } = await fresh({ always: true, workers: 1, backpressure: 'skip' });
     const m = store.model('m');
     const skipped: unknown[] = [];
-    store.on('skipped', (e) => skipped.push(e));
+    onEvent(store, 'skipped', (e) => skipped.push(e));
     slowDisk();
     const running = m.report({ step: 1, tensors: tensorsFor(1) });
     const waiting = m.report({ step: 2, tensors: tensorsFor(2) });
@@ -177,7 +178,7 @@ describe('borrowed arrays', () => {
     const { store, dir } = await fresh({ always: true, snapshot: 'borrow', checkBorrowed: true, workers: 1 });
     const m = store.model('m');
     const errors: Error[] = [];
-    store.on('error', (e) => errors.push(e));
+    onEvent(store, 'error', (e) => errors.push(e));
     const w = new Float32Array(10_000).fill(1);
     native.setFaultPlan('op=fsync,delay_us=100000');
     const ticket = m.report({ step: 1, tensors: { w } });
@@ -203,7 +204,7 @@ describe('failures on the workers', () => {
     const { store } = await fresh({ always: true });
     const m = store.model('m');
     const errors: Array<Error & { code?: string }> = [];
-    store.on('error', (e) => errors.push(e));
+    onEvent(store, 'error', (e) => errors.push(e));
     native.setFaultPlan('op=rename,fail_at=1,errno=EIO');
     await expectRejectsCode(m.report({ step: 1, tensors: tensorsFor(1) }).durable, 'E_IO');
     expect(errors.map((e) => e.code)).toEqual(['E_IO']);

@@ -14,6 +14,7 @@ import {
 import { native } from '../src/native.js';
 import { sameBytes, tempDir } from './helpers.js';
 import { collectingLogger, quarantined, settle, silentLogger, tensorsFor, tkptFiles, type CollectingLogger } from './fixtures/store.js';
+import { onEvent, type StoreEvents } from './fixtures/events.js';
 
 const root = tempDir();
 const opened: CheckpointManager[] = [];
@@ -28,7 +29,7 @@ interface Opened {
   store: CheckpointManager;
   m: ModelCheckpoints;
   logger: CollectingLogger;
-  repaired: Array<{ model: string; repairs: string[] }>;
+  repaired: Array<StoreEvents['repaired']>;
 }
 
 async function openModel(dir: string, options: StoreOptions = {}): Promise<Opened> {
@@ -36,7 +37,7 @@ async function openModel(dir: string, options: StoreOptions = {}): Promise<Opene
   const store = await open(dir, { ...OPTIONS, logger, ...options });
   opened.push(store);
   const repaired: Opened['repaired'] = [];
-  store.on('repaired', (e) => repaired.push(e));
+  onEvent(store, 'repaired', (e) => repaired.push(e));
   return { store, m: store.model('m'), logger, repaired };
 }
 
@@ -139,7 +140,7 @@ describe('recovery at open', () => {
     const modelDir = join(dir, 'm');
     const first = await openModel(dir, { keep: { best: 1, periodic: 0 } });
     const evicted: Array<{ seq: number; file: string }> = [];
-    first.store.on('evicted', (e) => evicted.push(e));
+    onEvent(first.store, 'evicted', (e) => evicted.push(e));
     await first.m.report({ step: 0, metrics: { loss: 2 }, tensors: tensorsFor(0) }).durable;
     await settle(first.store);
     // The eviction of seq 1 is journaled, but its unlink fails.

@@ -7,10 +7,11 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, open } from '../src/index.js';
+import { open } from '../src/index.js';
 import { runCorruptionTrials } from '../scripts/stress/corruption-trials.js';
 import { sameBytes, tempDir } from './helpers.js';
 import { quarantined, silentLogger, tensorsFor } from './fixtures/store.js';
+import { onEvent, type StoreEvents } from './fixtures/events.js';
 
 const root = tempDir();
 
@@ -31,8 +32,8 @@ describe('random corruption of an open store', () => {
 describe('two files swapped', () => {
   it('each verifies, but holds the other checkpoint: resume() refuses both and falls back', async () => {
     const store = await open(root, { always: true, logger: silentLogger, handleSignals: false });
-    const errors: Array<CheckpointError & { seq: number; file: string }> = [];
-    store.on('error', (e) => errors.push(e));
+    const errors: Array<StoreEvents['error']> = [];
+    onEvent(store, 'error', (e) => errors.push(e));
     const m = store.model('swap');
     for (let i = 0; i < 3; i++) await m.report({ step: i, tensors: tensorsFor(i) }).durable;
     const [, second, third] = m.list().map((c) => c.path);

@@ -6,6 +6,7 @@ import { open, type CheckpointManager } from '../src/index.js';
 import { captureModel, checkpointCallback, registerTensorkeepRouter, restoreModel, tfjsHandler } from '../src/adapters/tfjs/index.js';
 import { expectRejectsCode, expectThrowsCode, sameBytes, tempDir } from './helpers.js';
 import { functionalModel, sequentialModel, useCpu } from './tfjs-models.js';
+import { onEvent } from './fixtures/events.js';
 
 const dir = tempDir();
 let store: CheckpointManager;
@@ -154,7 +155,7 @@ describe('checkpointCallback', () => {
     const ckpts = store.model('callback-policy', { every: { steps: 3 } });
     const skipped: number[] = [];
     const onSkip = ({ model, step }: { model: string; step: number }) => model === 'callback-policy' && skipped.push(step);
-    store.on('skipped', onSkip);
+    onEvent(store, 'skipped', onSkip);
     await fit(compiled(), checkpointCallback(ckpts, { every: 'batch' }));
     store.off('skipped', onSkip);
     await store.flush();
