@@ -18,6 +18,8 @@ cmake -S . -B build-asan -DTK_NATIVE_TESTS=ON -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_FLAGS="$san" -DCMAKE_CXX_FLAGS="$san" -DTK_ZSTD_COMPRESS_OPTIONS=-fno-sanitize=undefined > /dev/null
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ctest --output-on-failure)
+# Each program's count of checks (ctest shows a passing program's output only in its log).
+grep -h '^[a-z_]*: [0-9]* passed, [0-9]* failed$' build-asan/Testing/Temporary/LastTest.log
 
 if [ "$fuzz_seconds" = 0 ]; then
   echo "== fuzzing skipped (FUZZ_SECONDS=0); done in $((SECONDS - started)) s"
