@@ -12,7 +12,7 @@ import { open, type CheckpointInfo, type CheckpointManager, type StoreOptions } 
 import { native } from '../src/native.js';
 import type { WorkerPool } from '../src/pipeline.js';
 import { expectRejectsCode, expectThrowsCode, rng, sameBytes, tempDir } from './helpers.js';
-import { settle, silentLogger, tensorsFor, tkptFiles } from './fixtures/store.js';
+import { settle, silentLogger, tensorsFor, tkptFiles, until } from './fixtures/store.js';
 import { onEvent } from './fixtures/events.js';
 
 const root = tempDir();
@@ -218,7 +218,8 @@ describe('failures on the workers', () => {
     await m.report({ step: 0, tensors: tensorsFor(0) }).durable; // the worker is up
     native.setFaultPlan('op=fsync,delay_us=300000');
     const ticket = m.report({ step: 1, tensors: tensorsFor(1) });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The worker is inside the save once it has made its first fsync (which sleeps 0.3 s).
+    await until(() => native.faultCallCount() >= 1);
     await workersOf(store).threads[0].terminate();
     await expectRejectsCode(ticket.durable, 'E_IO', /worker thread failed/);
     native.clearFaultPlan();
@@ -260,25 +261,24 @@ describe('shutdown', () => {
     expectThrowsCode(() => m.report({ step: 3, tensors: tensorsFor(3) }), 'E_CLOSED');
   });
 
-  it('SIGTERM to a training process writes a final checkpoint, then the process ends by the signal', async () => {
-    const dir = mkdtempSync(join(root, 'sigterm'));
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s to a training process writes a final checkpoint, then the process ends by the signal', async (sig) => {
+    const dir = mkdtempSync(join(root, sig.toLowerCase()));
     const child = spawn(process.execPath, ['--import', 'tsx', TRAINER, dir], { cwd: ROOT });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    await new Promise<void>((resolve, reject) => {
-      const poll = setInterval(() => {
-        if (out.includes('ready')) clearInterval(poll), resolve();
-      }, 10);
-      child.on('exit', () => (clearInterval(poll), reject(new Error(`child exited early: ${stderr}`))));
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200)); // a few more steps
     const steps = () => [...out.matchAll(/^step (\d+)$/gm)].map((match) => Number(match[1]));
+    const exited = new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    // Ready (a checkpoint durable), then a few more steps, as the child prints them.
+    await Promise.race([
+      until(() => out.includes('ready') && steps().length >= 20),
+      exited.then(() => Promise.reject(new Error(`child exited early: ${stderr}`))),
+    ]);
     const stepAtSignal = Math.max(...steps());
-    child.kill('SIGTERM');
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
-    expect({ code, signal, stderr }).toEqual({ code: null, signal: 'SIGTERM', stderr: '' });
+    child.kill(sig);
+    const [code, signal] = await exited;
+    expect({ code, signal, stderr }).toEqual({ code: null, signal: sig, stderr: '' });
     // The loop runs on while close() saves: the final checkpoint holds the
     // state of the moment the signal was handled.
     const lastStep = Math.max(...steps());
