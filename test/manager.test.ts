@@ -338,6 +338,61 @@ describe('retention end to end', () => {
     expectFilesMatchList(join(dir, 'm'), m);
     expectThrowsCode(() => m.pin(2), 'E_NOT_FOUND');
   });
+
+  it('pin(seq, false) gives a checkpoint back to the windows, and both survive a reopen', async () => {
+    const options = { always: true, keep: { periodic: 1 } };
+    const { store, dir } = await fresh(options);
+    const m = store.model('m');
+    await m.report({ step: 0, tensors: tensorsFor(0) }).durable;
+    m.pin(1);
+    await store.close();
+    // Still pinned after a reopen: kept while two newer saves go by.
+    const again = await reopen(dir, options);
+    const evicted = record(again, 'evicted');
+    const m2 = again.model('m');
+    for (let step = 1; step <= 2; step++) await m2.report({ step, tensors: tensorsFor(step) }).durable;
+    await settle(again);
+    expect(seqs(m2.list())).toEqual([1, 3]);
+    expect(evicted.map((e) => e.seq)).toEqual([2]);
+    // Unpinned: the next retention pass (here the one close() runs) evicts it.
+    m2.pin(1, false);
+    await again.close();
+    expect(evicted.map((e) => [e.seq, e.reason])).toEqual([[2, 'periodic-window'], [1, 'periodic-window']]);
+    const m3 = (await reopen(dir, options)).model('m');
+    expect(seqs(m3.list())).toEqual([3]);
+    expectFilesMatchList(join(dir, 'm'), m3);
+  });
+});
+
+describe('every.minutes through the store', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('saves once the minutes have passed since the last save, by the clock persisted across a reopen', async () => {
+    // Only Date is faked: the store's timers and the workers run as usual.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const at = (minutes: number) => vi.setSystemTime(t0 + minutes * 60_000);
+    const options = { every: { steps: null, minutes: 5 } };
+    at(0);
+    const { store, dir } = await fresh(options);
+    const m = store.model('m');
+    expect(m.report({ step: 0, tensors: tensorsFor(0) }).saved).toBe(false); // the clock starts at the open
+    at(4.99);
+    expect(m.report({ step: 1, tensors: tensorsFor(1) }).saved).toBe(false);
+    at(5);
+    const second = await put(m, { step: 2, tensors: tensorsFor(2) });
+    expect(second).toMatchObject({ saved: true, reasons: ['minutes'], category: 'periodic' });
+    expect(second.info).toMatchObject({ step: 2, reasons: ['minutes'] });
+    await store.close();
+
+    // The last save's time is persisted: the reopened store counts from minute 5.
+    at(9.99);
+    const m2 = (await reopen(dir, options)).model('m');
+    expect(m2.report({ step: 3, tensors: tensorsFor(3) }).saved).toBe(false);
+    at(10);
+    expect(await put(m2, { step: 4, tensors: tensorsFor(4) })).toMatchObject({ saved: true, reasons: ['minutes'] });
+    expect(m2.list().map((c) => [c.step, c.reasons])).toEqual([[2, ['minutes']], [4, ['minutes']]]);
+  });
 });
 
 describe('list(), best(), latest(), history()', () => {
