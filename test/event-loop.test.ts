@@ -44,11 +44,13 @@ describe('saves off the calling thread', () => {
     const info = (await ticket.durable)!;
     persisting = false;
     delay.disable();
+    const slowCalls = native.faultCallCount();
     native.clearFaultPlan();
     console.log(`event loop while 500 MB persisted: ${turns} turns, worst delay ${(delay.max / 1e6).toFixed(1)} ms (measured, not asserted: see bench/)`);
     expect(info.rawBytes).toBe(500_000_000);
     // At least three fsyncs (file, directory, journal) of 0.2 s each: 0.6 s in
     // which a free loop turns thousands of times.
+    expect(slowCalls).toBeGreaterThanOrEqual(3);
     expect(turns).toBeGreaterThan(200);
     const loaded = await m.load('latest', { verify: false });
     expect(sameBytes(loaded.tensors.big.data, big)).toBe(true);
