@@ -1,6 +1,6 @@
 // The events a store emits, with their payloads: `store.on('saved', (e) => ...)`
 // knows e's type. Every layer emits through the same typed function.
-import type { CheckpointError } from './errors.js';
+import type { ErrorCode } from './errors.js';
 import type { CheckpointInfo } from './file/checkpoint-file.js';
 
 export interface SavedEvent {
@@ -68,8 +68,8 @@ export interface ErrorContext {
   bytes?: number;
 }
 
-/** A failed save, load, eviction or episode commit: the error, with where it happened. */
-export type ErrorEvent = (CheckpointError | Error) & ErrorContext;
+/** A failed save, load, eviction or episode commit: the error (a CheckpointError, with its code), and where it happened. */
+export type ErrorEvent = Error & { code?: ErrorCode } & ErrorContext;
 
 /** Event name -> listener arguments, for EventEmitter<StoreEventMap>. */
 export interface StoreEventMap {

@@ -18,7 +18,7 @@ export type { ModelCheckpoints } from './model/model.js';
 export type { EpisodeLog } from './episodes/log.js';
 export type { ReportInput, Ticket, SaveOptions, ModelStats, LatencyStats, TensorSource } from './model/types.js';
 export type { StoreOptions, Backpressure, SnapshotMode } from './validate/store-options.js';
-export type { PolicyOptions } from './validate/policy-options.js';
+export type { PolicyOptions, ModelSettings } from './validate/policy-options.js';
 export type { Logger } from './logger.js';
 export type {
   StoreEventMap, StoreEventName, SavedEvent, ImprovedEvent, SkippedEvent, EvictedEvent, DegradedEvent, AlertEvent,

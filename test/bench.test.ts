@@ -2,7 +2,7 @@
 // table and a results file that a later --compare can read. Speed is never
 // asserted here: figures belong in docs/PERFORMANCE.md.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -49,12 +49,8 @@ describe('npm run bench at the smallest scale', () => {
     for (const set of result.sets) {
       expect(set.rows.map((r) => r.id)).toEqual(CONTENDERS.map((c) => c.id));
       for (const row of set.rows) {
-        if (row.error !== undefined) {
-          // Only borrow may be missing: until the pipeline has snapshot: 'borrow', open() refuses it.
-          expect(row.id).toBe('tk-shuffle-zstd-1-borrow');
-          expect(row.error).toMatch(/snapshot: 'borrow'/);
-          continue;
-        }
+        // Every contender runs, borrow included (the pipeline has snapshot: 'borrow').
+        expect(row.error, `${row.id}: ${row.error}`).toBeUndefined();
         const f = row.figures!;
         expect(f.stallMs).toBeGreaterThan(0);
         expect(f.peakRssBytes).toBeGreaterThanOrEqual(f.baseRssBytes);
@@ -72,12 +68,37 @@ describe('npm run bench at the smallest scale', () => {
     for (const way of ['none', 'tensorkeep', 'naive'] as const) expect(pipeline.training.stepsPerSecond[way]).toBeGreaterThan(0);
   });
 
-  it('compares two results files figure by figure', async () => {
-    const { stdout: compared } = await bench('--compare', out, out);
+  it('compares two results files figure by figure: B ÷ A for every figure of every contender', async () => {
+    // B: the same run with every figure scaled by its own factor, so a ratio
+    // taken the wrong way round, from the wrong figure or the wrong row shows.
+    const FACTORS = { stallMs: 2, durableMs: 3, diskBytes: 0.5, loadMs: 4, peakRssBytes: 1.5, loopMaxMs: 5 } as const;
+    const b: SuiteResult = structuredClone(result);
+    b.date = new Date(Date.parse(result.date) + 86_400_000).toISOString();
+    b.sets.forEach((set, s) => set.rows.forEach((row, r) => {
+      for (const [key, factor] of Object.entries(FACTORS) as Array<[keyof typeof FACTORS, number]>) {
+        const value = result.sets[s].rows[r].figures![key];
+        if (value !== null) row.figures![key] = value * factor * (r + 1);
+      }
+    }));
+    b.pipeline.figures!.skipUs = result.pipeline.figures!.skipUs * 2;
+    const bPath = join(dir, 'result-b.json');
+    writeFileSync(bPath, JSON.stringify(b));
+    const { stdout: compared } = await bench('--compare', out, bPath);
     expect(compared).toContain(`A: ${result.date}`);
+    expect(compared).toContain(`B: ${b.date}`);
     const rows = compared.split('\n').filter((l) => l.startsWith('| dqn-100k '));
-    expect(rows.length).toBeGreaterThanOrEqual(CONTENDERS.length - 1);
-    expect(rows[0]).toContain('(1.00×)');
+    expect(rows).toHaveLength(CONTENDERS.length);
+    rows.forEach((line, r) => {
+      const [, label, ...cells] = line.split('|').slice(1, -1).map((c) => c.trim());
+      expect(label).toBe(CONTENDERS[r].label);
+      const a = result.sets[0].rows[r].figures!;
+      Object.entries(FACTORS).forEach(([key, factor], i) => {
+        const value = a[key as keyof typeof FACTORS];
+        if (value === null) expect(cells[i], `${label} ${key}`).toBe('');
+        else expect(cells[i], `${label} ${key}`).toContain(`(${(factor * (r + 1)).toFixed(2)}×)`);
+      });
+    });
+    expect(compared).toMatch(/\| report\(\) that skips, µs +\| .* \(2\.00×\) +\|/);
   });
 });
 

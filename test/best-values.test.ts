@@ -54,13 +54,15 @@ describe('best values', () => {
 
   it('a commit persists the best of its own report, not of a later one still queued', async () => {
     const dir = join(root, 'queued');
-    const store = await open(dir, OPTIONS);
+    // One worker: the saves run one after the other, so the second rename is the second save's.
+    const store = await open(dir, { ...OPTIONS, workers: 1 });
     const m = store.model('m');
+    // Armed before either save starts (armed after the first, it could miss a second already running).
+    native.setFaultPlan('op=rename,fail_at=2,errno=EIO');
     const first = m.report({ step: 1, metrics: { loss: 0.5 }, tensors }); // starts at once
     // Queued behind the first; its commit is made to fail, like a kill before it.
     const second = m.report({ step: 2, metrics: { loss: 0.3 }, tensors });
-    await first.durable;
-    native.setFaultPlan('op=rename,fail_at=1,errno=EIO');
+    expect((await first.durable)!.step).toBe(1);
     await expect(second.durable).rejects.toMatchObject({ code: 'E_IO' });
     native.clearFaultPlan();
     await store.close();

@@ -2,9 +2,9 @@
 // model.load(x).episodes() (and resume) gives the records its
 // meta.episodes references, bit for bit, in time order, and no others.
 import { describe, expect, it } from 'vitest';
-import { open, type EpisodeRecord, type StoredEpisode } from '../src/index.js';
+import { checkpointRefs, open, type EpisodeRecord, type StoredEpisode } from '../src/index.js';
 import { collect, freshStore, silent, tick } from './fixtures/episodes.js';
-import { sameBytes, tempDir } from './helpers.js';
+import { expectThrowsCode, sameBytes, tempDir } from './helpers.js';
 
 const root = tempDir();
 
@@ -37,7 +37,7 @@ describe('replay of a checkpoint\'s episodes', () => {
     await model.save(weights, { step: 2, meta: { episodes: [log.ref({ to: 2, model: 'dqn' }), log.ref({ from: 28, model: 'dqn' })] } });
     const want = (times: number[]) => times.map((t) => records[t]);
 
-    const loaded = await model.load(first.seq);
+    const loaded = await model.load(first.seq!);
     const replayed = await collect(loaded.episodes());
     expect(replayed.map((r) => r.time)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
     replayed.forEach((r, i) => expectSame(r, want([10, 11, 12, 13, 14, 15, 16, 17, 18, 19])[i]));
@@ -56,7 +56,7 @@ describe('replay of a checkpoint\'s episodes', () => {
     await store.close();
 
     const again = await open(dir, { logger: silent });
-    const reloaded = await again.model('dqn').load(first.seq);
+    const reloaded = await again.model('dqn').load(first.seq!);
     expect((await collect(reloaded.episodes())).map((r) => r.time)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
     await again.close();
   });
@@ -65,9 +65,30 @@ describe('replay of a checkpoint\'s episodes', () => {
     const store = await freshStore(root);
     const model = store.model('dqn');
     const plain = await model.save({ w: new Float32Array(2) }, { step: 1 });
-    expect(await collect((await model.load(plain.seq)).episodes())).toEqual([]);
+    expect(await collect((await model.load(plain.seq!)).episodes())).toEqual([]);
     const bad = await model.save({ w: new Float32Array(2) }, { step: 2, meta: { episodes: { stream: '../x' } } });
-    await expect(collect((await model.load(bad.seq)).episodes())).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+    await expect(collect((await model.load(bad.seq!)).episodes())).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
     await store.close();
+  });
+});
+
+describe('checkpointRefs', () => {
+  it('reads meta.episodes as one ref or a list, in order; none without it', () => {
+    expect(checkpointRefs(undefined)).toEqual([]);
+    expect(checkpointRefs({})).toEqual([]);
+    expect(checkpointRefs({ other: 1 })).toEqual([]);
+    expect(checkpointRefs({ episodes: { stream: 'ticks', from: 10, to: 19, model: 'dqn' } })).toEqual([{ stream: 'ticks', from: 10, to: 19, model: 'dqn' }]);
+    expect(checkpointRefs({ episodes: [{ stream: 'b', to: 2 }, { stream: 'a', from: 28 }, { stream: 'a' }] }))
+      .toEqual([{ stream: 'b', to: 2 }, { stream: 'a', from: 28 }, { stream: 'a' }]);
+    expect(checkpointRefs({ episodes: [] })).toEqual([]);
+  });
+
+  it('refuses a malformed ref with E_BAD_INPUT naming where it is', () => {
+    expectThrowsCode(() => checkpointRefs({ episodes: { stream: '../x' } }), 'E_BAD_INPUT');
+    expectThrowsCode(() => checkpointRefs({ episodes: { from: 1 } }), 'E_BAD_INPUT');
+    expectThrowsCode(() => checkpointRefs({ episodes: [{ stream: 'a' }, null] }), 'E_BAD_INPUT');
+    expectThrowsCode(() => checkpointRefs({ episodes: [{ stream: 'a' }, { stream: 'b', from: 'x' }] }), 'E_BAD_INPUT', 'meta.episodes[1].from');
+    expectThrowsCode(() => checkpointRefs({ episodes: { stream: 'a', to: Number.NaN } }), 'E_BAD_INPUT', 'meta.episodes.to');
+    expectThrowsCode(() => checkpointRefs({ episodes: 'ticks' }), 'E_BAD_INPUT');
   });
 });

@@ -9,6 +9,7 @@ import { open } from '../src/index.js';
 import { native } from '../src/native.js';
 import { collect, freshStore, silent, tick } from './fixtures/episodes.js';
 import { expectRejectsCode, tempDir } from './helpers.js';
+import { onEvent } from './fixtures/events.js';
 
 const root = tempDir();
 afterEach(() => native.clearFaultPlan());
@@ -70,7 +71,7 @@ describe('failed commits', () => {
   ] as const)('a failed %s rejects its batch only; the log keeps working', async (_call, plan, code) => {
     const store = await freshStore(root);
     const errors: Array<{ stream?: string; code?: string }> = [];
-    store.on('error', (e) => errors.push(e));
+    onEvent(store, 'error', (e) => errors.push(e));
     const log = store.episodes('faults', { commitMs: 60_000 });
     log.append(tick(1));
     await log.flush();

@@ -10,6 +10,7 @@ import { open, type CheckpointManager, type EpisodeLog, type StoredEpisode } fro
 import { native } from '../src/native.js';
 import { collect, freshStore, silent, tick } from './fixtures/episodes.js';
 import { rng, sameBytes, tempDir } from './helpers.js';
+import { onEvent } from './fixtures/events.js';
 
 const root = tempDir();
 const SEGMENT = '00000001.tkeps';
@@ -32,8 +33,8 @@ async function reopen(store: CheckpointManager): Promise<{ store: CheckpointMana
   const again = await open(store.dir, { logger: silent });
   const repaired: unknown[] = [];
   const errors: Error[] = [];
-  again.on('repaired', (e) => repaired.push(e));
-  again.on('error', (e) => errors.push(e));
+  onEvent(again, 'repaired', (e) => repaired.push(e));
+  onEvent(again, 'error', (e) => errors.push(e));
   return { store: again, log: again.episodes('s'), repaired, errors };
 }
 

@@ -14,6 +14,7 @@ import {
 import { native } from '../src/native.js';
 import { expectRejectsCode, sameBytes, tempDir } from './helpers.js';
 import { flipByte, quarantined, settle, silentLogger, tensorsFor } from './fixtures/store.js';
+import { onEvent } from './fixtures/events.js';
 
 const root = tempDir();
 const opened: CheckpointManager[] = [];
@@ -88,7 +89,7 @@ async function expectRepairable(dir: string): Promise<StoreReport> {
   expect((await verifyStore(dir, { monitor: MONITOR })).ok).toBe(true);
   const store = await openStore(dir);
   const repairedAtOpen: unknown[] = [];
-  store.on('repaired', (e) => repairedAtOpen.push(e));
+  onEvent(store, 'repaired', (e) => repairedAtOpen.push(e));
   const m = store.model('m');
   expect(repairedAtOpen).toEqual([]);
   for (const c of m.list()) expect((await m.load(c.seq!)).step).toBe(c.step);

@@ -14,6 +14,7 @@ import {
   bytesOf, craftCheckpoint, expectRejectsCode, expectThrowsCode, FOOTER_MAGIC, HEADER_MAGIC, rng, sameBytes, tempDir,
   xxh3Hex, type CraftOptions, type CraftTensor,
 } from './helpers.js';
+import { notTmpfs, requireCapability } from './fixtures/capabilities.js';
 
 const dir = tempDir();
 let fileNo = 0;
@@ -377,10 +378,12 @@ describe('hostile files: damage visible in header, footer or index', () => {
     await expectRejectsCode(inspectCheckpoint(path), 'E_IO', /directory/i);
   });
 
+  // /dev/shm is a tmpfs on Linux as a rule; checked by its filesystem type.
   // On tmpfs a directory's st_size is tiny (40 bytes for an empty one): the
   // reader must not report it as a truncated checkpoint, which the store
   // would then move to .quarantine/.
-  it.runIf(existsSync('/dev/shm'))('a directory on tmpfs is E_IO too, not a "too small" corrupt checkpoint', () => {
+  it('a directory on tmpfs is E_IO too, not a "too small" corrupt checkpoint', (ctx) => {
+    requireCapability(ctx, 'a tmpfs at /dev/shm', notTmpfs('/dev/shm'));
     const path = mkdtempSync('/dev/shm/tensorkeep-test-');
     try {
       expectThrowsCode(() => readCheckpointSync(path), 'E_IO', /directory/i);

@@ -30,6 +30,8 @@ interface Writer {
   ready: Promise<number>;
   /** The exit code and everything the child printed. */
   exited: Promise<{ code: number | null; out: string; err: string }>;
+  /** Resolves once a looping writer has made `n` saves durable (the one before "ready" included). */
+  saves(n: number): Promise<void>;
   /** Closes the child's stdin (it then closes its store) and resolves with its last line. */
   stop(): Promise<string>;
 }
@@ -59,10 +61,19 @@ function spawnWriter(dir: string, mode: 'hold' | 'loop', model = 'm'): Writer {
     });
   });
   ready.catch(() => undefined);
+  const saves = (n: number) => new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (new RegExp(`^durable ${n}$`, 'm').test(out)) resolve();
+    };
+    child.stdout.on('data', check);
+    check();
+    exited.then(() => reject(new Error(`writer exited before save ${n}; stdout: ${out}; stderr: ${err}`)));
+  });
   return {
     child,
     ready,
     exited,
+    saves,
     async stop() {
       child.stdin.end();
       const { code } = await exited;
@@ -169,7 +180,7 @@ describe('two processes', () => {
     const lost = await loser.exited;
     expect(lost.code, lost.err).toBe(3);
     expect(lost.out).toMatch(new RegExp(`^locked .*${pid}`));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await winner.saves(3); // the winner goes on saving while the loser is gone
     expect(await winner.stop()).toMatch(/^saved \d+$/);
     await expectWrittenBy(dir, 'm', pid);
   });
@@ -219,7 +230,7 @@ describe('two processes', () => {
     const a = spawnWriter(dir, 'loop', 'a');
     const b = spawnWriter(dir, 'loop', 'b');
     const [pidA, pidB] = await Promise.all([a.ready, b.ready]);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await Promise.all([a.saves(4), b.saves(4)]);
     const [lastA, lastB] = await Promise.all([a.stop(), b.stop()]);
     for (const last of [lastA, lastB]) expect(Number(last.split(' ')[1])).toBeGreaterThan(3);
     expect(readdirSync(dir).sort()).toEqual(['a', 'b']);

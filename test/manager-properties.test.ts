@@ -15,6 +15,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { open, type CheckpointInfo, type CheckpointManager, type ModelCheckpoints, type StoreOptions } from '../src/index.js';
 import { tempDir } from './helpers.js';
 import { settle, silentLogger, tensorsFor, tkptFiles } from './fixtures/store.js';
+import { onEvent } from './fixtures/events.js';
 
 const root = tempDir();
 // TK_PROPERTY_RUNS=400 for a longer hunt; 40 keeps the file at a few seconds.
@@ -92,7 +93,7 @@ class Run {
   async open(): Promise<void> {
     this.store = await open(this.dir, this.options());
     opened.push(this.store);
-    this.store.on('evicted', (e: { seq: number }) => this.evicted.add(e.seq));
+    onEvent(this.store, 'evicted', (e: { seq: number }) => this.evicted.add(e.seq));
     this.m = this.store.model('m');
     this.savedSinceOpen = false;
   }

@@ -16,6 +16,7 @@ import { expectRejectsCode, expectThrowsCode, sameBytes, tempDir } from './helpe
 import {
   collectingLogger, flipByte, quarantined, settle, silentLogger, tensorsFor, tkptFiles,
 } from './fixtures/store.js';
+import { record } from './fixtures/events.js';
 
 const root = tempDir();
 const opened: CheckpointManager[] = [];
@@ -47,12 +48,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Records every payload of an event. */
-function record<T = any>(store: CheckpointManager, event: string): T[] {
-  const seen: T[] = [];
-  store.on(event, (payload: T) => seen.push(payload));
-  return seen;
-}
 
 const seqs = (list: CheckpointInfo[]) => list.map((c) => c.seq);
 
@@ -278,12 +273,15 @@ describe('retention end to end', () => {
     await settle(store);
 
     expect(m.list().map((c) => [c.seq, c.category])).toEqual([[4, 'best'], [5, 'best'], [8, 'periodic'], [9, 'periodic']]);
-    expect(evicted.map((e) => [e.seq, e.reason]).sort((x, y) => x[0] - y[0])).toEqual([
+    expect(evicted.map((e): [number, string] => [e.seq, e.reason]).sort((x, y) => x[0] - y[0])).toEqual([
       [1, 'best-window'], [2, 'best-window'], [3, 'best-window'], [6, 'periodic-window'], [7, 'periodic-window'],
     ]);
     expect(evicted.every((e) => e.model === 'm' && e.bytes > 0)).toBe(true);
     expectFilesMatchList(join(dir, 'm'), m);
-    for (const e of evicted) expect(readdirSync(join(dir, 'm'))).not.toContain(e.file);
+    for (const e of evicted) {
+      expect(e.file).toMatch(new RegExp(`^${String(e.seq).padStart(8, '0')}-s\\d+\\.tkpt$`));
+      expect(readdirSync(join(dir, 'm'))).not.toContain(e.file);
+    }
   });
 
   it('stays under quotaBytes, evicting periodic first, and never evicts the single best or the newest', async () => {
@@ -316,7 +314,7 @@ describe('retention end to end', () => {
     // Periodic went oldest first.
     const order = evicted2.map((e) => e.seq);
     expect(order).toEqual([...order].sort((x, y) => x - y));
-    expect(seqs(m2.list()).some((s) => order.includes(s))).toBe(false);
+    expect(order.some((s) => seqs(m2.list()).includes(s))).toBe(false);
     await store2.close();
 
     // A quota below two files: only the protected pair remains, and a warning says so.
@@ -339,6 +337,62 @@ describe('retention end to end', () => {
     expect(seqs(m.list())).toEqual([1, 4]);
     expectFilesMatchList(join(dir, 'm'), m);
     expectThrowsCode(() => m.pin(2), 'E_NOT_FOUND');
+  });
+
+  it('pin(seq, false) gives a checkpoint back to the windows, and both survive a reopen', async () => {
+    const options = { always: true, keep: { periodic: 1 } };
+    const { store, dir } = await fresh(options);
+    const m = store.model('m');
+    await m.report({ step: 0, tensors: tensorsFor(0) }).durable;
+    m.pin(1);
+    await store.close();
+    // Still pinned after a reopen: kept while two newer saves go by.
+    const again = await reopen(dir, options);
+    const evicted = record(again, 'evicted');
+    const m2 = again.model('m');
+    for (let step = 1; step <= 2; step++) await m2.report({ step, tensors: tensorsFor(step) }).durable;
+    await settle(again);
+    expect(seqs(m2.list())).toEqual([1, 3]);
+    expect(evicted.map((e) => e.seq)).toEqual([2]);
+    // Unpinned: retention lets it go at once.
+    m2.pin(1, false);
+    expect(seqs(m2.list())).toEqual([3]);
+    await again.close();
+    expect(evicted.map((e) => [e.seq, e.reason])).toEqual([[2, 'periodic-window'], [1, 'periodic-window']]);
+    const m3 = (await reopen(dir, options)).model('m');
+    expect(seqs(m3.list())).toEqual([3]);
+    expectFilesMatchList(join(dir, 'm'), m3);
+  });
+});
+
+describe('every.minutes through the store', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('saves once the minutes have passed since the last save, by the clock persisted across a reopen', async () => {
+    // Only Date is faked: the store's timers and the workers run as usual.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const at = (minutes: number) => vi.setSystemTime(t0 + minutes * 60_000);
+    const options = { every: { steps: null, minutes: 5 } };
+    at(0);
+    const { store, dir } = await fresh(options);
+    const m = store.model('m');
+    expect(m.report({ step: 0, tensors: tensorsFor(0) }).saved).toBe(false); // the clock starts at the open
+    at(4.99);
+    expect(m.report({ step: 1, tensors: tensorsFor(1) }).saved).toBe(false);
+    at(5);
+    const second = await put(m, { step: 2, tensors: tensorsFor(2) });
+    expect(second).toMatchObject({ saved: true, reasons: ['minutes'], category: 'periodic' });
+    expect(second.info).toMatchObject({ step: 2, reasons: ['minutes'] });
+    await store.close();
+
+    // The last save's time is persisted: the reopened store counts from minute 5.
+    at(9.99);
+    const m2 = (await reopen(dir, options)).model('m');
+    expect(m2.report({ step: 3, tensors: tensorsFor(3) }).saved).toBe(false);
+    at(10);
+    expect(await put(m2, { step: 4, tensors: tensorsFor(4) })).toMatchObject({ saved: true, reasons: ['minutes'] });
+    expect(m2.list().map((c) => [c.step, c.reasons])).toEqual([[2, ['minutes']], [4, ['minutes']]]);
   });
 });
 
@@ -399,15 +453,25 @@ describe('list(), best(), latest(), history()', () => {
     expect(again.history().map((h) => h.metrics.loss)).toEqual([5, 4, 3]);
   });
 
-  it('history reaches the disk at every commit, and within about a second without one', async () => {
+  it('history reaches the disk at every commit, and a second after a report without one', async () => {
     const { store, dir } = await fresh({ ...LOSS, every: { steps: null } });
     const m = store.model('m');
     // A read-only opener reads the history file only: it sees what has been written.
     const onDisk = async () => (await reopen(dir, { readOnly: true })).model('m').history().map((h) => h.step);
+    const inFile = () => native.journalScan(join(dir, 'm', 'history')).records.map((r) => (JSON.parse(r.toString('utf8')) as { step: number }).step);
     await m.report({ step: 0, metrics: { loss: 1 }, tensors: tensorsFor(0) }).durable;
     expect(await onDisk()).toEqual([0]);
-    m.report({ step: 1, metrics: { loss: 2 } });
-    await new Promise((resolve) => setTimeout(resolve, 1300));
+    // The flush is a timer of the store's: the clock is the test's, not the machine's.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      m.report({ step: 1, metrics: { loss: 2 } });
+      vi.advanceTimersByTime(999);
+      expect(inFile()).toEqual([0]);
+      vi.advanceTimersByTime(1);
+      expect(inFile()).toEqual([0, 1]);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(await onDisk()).toEqual([0, 1]);
   });
 });
@@ -469,7 +533,7 @@ describe('restart', () => {
 describe('a corrupt checkpoint', () => {
   async function threeSaves() {
     const { store, dir } = await fresh({ always: true });
-    const errors = record<CheckpointError & { file?: string; seq?: number; model?: string }>(store, 'error');
+    const errors = record(store, 'error');
     const m = store.model('m');
     const t = [tensorsFor(1), tensorsFor(2), tensorsFor(3)];
     const infos: CheckpointInfo[] = [];
@@ -523,7 +587,7 @@ describe('failed saves', () => {
   it('reject only their durable, emit error, and the next report works', async () => {
     const logger = collectingLogger();
     const { store, dir } = await fresh({ always: true, logger });
-    const errors = record<CheckpointError & { model?: string; seq?: number }>(store, 'error');
+    const errors = record(store, 'error');
     const m = store.model('m');
     await m.report({ step: 0, tensors: tensorsFor(0) }).durable;
 

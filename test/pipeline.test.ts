@@ -12,7 +12,8 @@ import { open, type CheckpointInfo, type CheckpointManager, type StoreOptions } 
 import { native } from '../src/native.js';
 import type { WorkerPool } from '../src/pipeline/workers.js';
 import { expectRejectsCode, expectThrowsCode, rng, sameBytes, tempDir } from './helpers.js';
-import { settle, silentLogger, tensorsFor, tkptFiles } from './fixtures/store.js';
+import { settle, silentLogger, tensorsFor, tkptFiles, until } from './fixtures/store.js';
+import { onEvent } from './fixtures/events.js';
 
 const root = tempDir();
 const opened: CheckpointManager[] = [];
@@ -40,7 +41,7 @@ describe('saves off the calling thread', () => {
   it('commits 200 saves of 3 models in seq order while workers finish out of order', async () => {
     const { store } = await fresh({ always: true, workers: 3, keep: { best: 0, periodic: 1000 } });
     const committed = new Map<string, number[]>();
-    store.on('saved', ({ model, info }: { model: string; info: CheckpointInfo }) => {
+    onEvent(store, 'saved', ({ model, info }: { model: string; info: CheckpointInfo }) => {
       if (!committed.has(model)) committed.set(model, []);
       committed.get(model)!.push(info.seq!);
     });
@@ -101,7 +102,7 @@ describe('backpressure, with a disk slower than the saves', () => {
     const { store } = await fresh({ always: true, workers: 1, backpressure: 'skip' });
     const m = store.model('m');
     const skipped: unknown[] = [];
-    store.on('skipped', (e) => skipped.push(e));
+    onEvent(store, 'skipped', (e) => skipped.push(e));
     slowDisk();
     const running = m.report({ step: 1, tensors: tensorsFor(1) });
     const waiting = m.report({ step: 2, tensors: tensorsFor(2) });
@@ -177,7 +178,7 @@ describe('borrowed arrays', () => {
     const { store, dir } = await fresh({ always: true, snapshot: 'borrow', checkBorrowed: true, workers: 1 });
     const m = store.model('m');
     const errors: Error[] = [];
-    store.on('error', (e) => errors.push(e));
+    onEvent(store, 'error', (e) => errors.push(e));
     const w = new Float32Array(10_000).fill(1);
     native.setFaultPlan('op=fsync,delay_us=100000');
     const ticket = m.report({ step: 1, tensors: { w } });
@@ -203,7 +204,7 @@ describe('failures on the workers', () => {
     const { store } = await fresh({ always: true });
     const m = store.model('m');
     const errors: Array<Error & { code?: string }> = [];
-    store.on('error', (e) => errors.push(e));
+    onEvent(store, 'error', (e) => errors.push(e));
     native.setFaultPlan('op=rename,fail_at=1,errno=EIO');
     await expectRejectsCode(m.report({ step: 1, tensors: tensorsFor(1) }).durable, 'E_IO');
     expect(errors.map((e) => e.code)).toEqual(['E_IO']);
@@ -217,7 +218,8 @@ describe('failures on the workers', () => {
     await m.report({ step: 0, tensors: tensorsFor(0) }).durable; // the worker is up
     native.setFaultPlan('op=fsync,delay_us=300000');
     const ticket = m.report({ step: 1, tensors: tensorsFor(1) });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The worker is inside the save once it has made its first fsync (which sleeps 0.3 s).
+    await until(() => native.faultCallCount() >= 1);
     await workersOf(store).threads[0].terminate();
     await expectRejectsCode(ticket.durable, 'E_IO', /worker thread failed/);
     native.clearFaultPlan();
@@ -259,25 +261,24 @@ describe('shutdown', () => {
     expectThrowsCode(() => m.report({ step: 3, tensors: tensorsFor(3) }), 'E_CLOSED');
   });
 
-  it('SIGTERM to a training process writes a final checkpoint, then the process ends by the signal', async () => {
-    const dir = mkdtempSync(join(root, 'sigterm'));
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s to a training process writes a final checkpoint, then the process ends by the signal', async (sig) => {
+    const dir = mkdtempSync(join(root, sig.toLowerCase()));
     const child = spawn(process.execPath, ['--import', 'tsx', TRAINER, dir], { cwd: ROOT });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    await new Promise<void>((resolve, reject) => {
-      const poll = setInterval(() => {
-        if (out.includes('ready')) clearInterval(poll), resolve();
-      }, 10);
-      child.on('exit', () => (clearInterval(poll), reject(new Error(`child exited early: ${stderr}`))));
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200)); // a few more steps
     const steps = () => [...out.matchAll(/^step (\d+)$/gm)].map((match) => Number(match[1]));
+    const exited = new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    // Ready (a checkpoint durable), then a few more steps, as the child prints them.
+    await Promise.race([
+      until(() => out.includes('ready') && steps().length >= 20),
+      exited.then(() => Promise.reject(new Error(`child exited early: ${stderr}`))),
+    ]);
     const stepAtSignal = Math.max(...steps());
-    child.kill('SIGTERM');
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
-    expect({ code, signal, stderr }).toEqual({ code: null, signal: 'SIGTERM', stderr: '' });
+    child.kill(sig);
+    const [code, signal] = await exited;
+    expect({ code, signal, stderr }).toEqual({ code: null, signal: sig, stderr: '' });
     // The loop runs on while close() saves: the final checkpoint holds the
     // state of the moment the signal was handled.
     const lastStep = Math.max(...steps());

@@ -14,6 +14,7 @@ import {
 import { native } from '../src/native.js';
 import { sameBytes, tempDir } from './helpers.js';
 import { collectingLogger, quarantined, settle, silentLogger, tensorsFor, tkptFiles, type CollectingLogger } from './fixtures/store.js';
+import { onEvent, type Payload } from './fixtures/events.js';
 
 const root = tempDir();
 const opened: CheckpointManager[] = [];
@@ -28,7 +29,7 @@ interface Opened {
   store: CheckpointManager;
   m: ModelCheckpoints;
   logger: CollectingLogger;
-  repaired: Array<{ model: string; repairs: string[] }>;
+  repaired: Array<Payload<'repaired'>>;
 }
 
 async function openModel(dir: string, options: StoreOptions = {}): Promise<Opened> {
@@ -36,7 +37,7 @@ async function openModel(dir: string, options: StoreOptions = {}): Promise<Opene
   const store = await open(dir, { ...OPTIONS, logger, ...options });
   opened.push(store);
   const repaired: Opened['repaired'] = [];
-  store.on('repaired', (e) => repaired.push(e));
+  onEvent(store, 'repaired', (e) => repaired.push(e));
   return { store, m: store.model('m'), logger, repaired };
 }
 
@@ -64,16 +65,21 @@ function expectRepaired(o: Opened, pattern: RegExp): void {
   expect(warned[0].bindings).toMatchObject({ model: 'm' });
 }
 
-/** The directory holds exactly the listed files, every one loads with the tensors it was saved with, .tmp is empty. */
-async function expectConsistent(o: Opened, modelDir: string): Promise<void> {
+/**
+ * The directory holds exactly the listed files, every one loads with every
+ * tensor it was saved with (`tensorsAt` its step: the saves of this file use
+ * the tensors of seed step / 10 unless a test says otherwise), .tmp is empty.
+ */
+async function expectConsistent(o: Opened, modelDir: string, tensorsAt = (step: number) => tensorsFor(step / 10)): Promise<void> {
   const list = o.m.list();
+  expect(list.length).toBeGreaterThan(0);
   expect(tkptFiles(modelDir)).toEqual(list.map((c) => basename(c.path)).sort());
   for (const c of list) {
     const loaded = await o.m.load(c.seq!);
     expect(loaded.step).toBe(c.step);
-    // The saves of this file use the tensors of seed step / 10.
-    const seed = c.step / 10;
-    if (Number.isInteger(seed)) expect(sameBytes(loaded.tensors.w.data, tensorsFor(seed).w as Float32Array), `seq ${c.seq}`).toBe(true);
+    const want = tensorsAt(c.step) as Record<string, ArrayBufferView>;
+    expect(Object.keys(loaded.tensors).sort(), `seq ${c.seq}`).toEqual(Object.keys(want).sort());
+    for (const [name, data] of Object.entries(want)) expect(sameBytes(loaded.tensors[name].data, data), `seq ${c.seq} ${name}`).toBe(true);
   }
   const tmp = join(modelDir, '.tmp');
   if (existsSync(tmp)) expect(readdirSync(tmp)).toEqual([]);
@@ -139,7 +145,7 @@ describe('recovery at open', () => {
     const modelDir = join(dir, 'm');
     const first = await openModel(dir, { keep: { best: 1, periodic: 0 } });
     const evicted: Array<{ seq: number; file: string }> = [];
-    first.store.on('evicted', (e) => evicted.push(e));
+    onEvent(first.store, 'evicted', (e) => evicted.push(e));
     await first.m.report({ step: 0, metrics: { loss: 2 }, tensors: tensorsFor(0) }).durable;
     await settle(first.store);
     // The eviction of seq 1 is journaled, but its unlink fails.
@@ -157,7 +163,7 @@ describe('recovery at open', () => {
     expectRepaired(o, new RegExp(`finished the eviction of ${evicted[0].file.replace('.', '\\.')}`));
     expect(tkptFiles(modelDir)).toEqual(['00000002-s1.tkpt']);
     expect(o.m.list().map((c) => c.seq)).toEqual([2]);
-    await expectConsistent(o, modelDir);
+    await expectConsistent(o, modelDir, (step) => tensorsFor(step)); // steps 0 and 1 here
     await expectCleanReopen(dir, o);
   });
 

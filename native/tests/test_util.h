@@ -65,17 +65,24 @@ std::string check_throws(const char* file, int line, const char* expr, Fn&& fn, 
 #define CHECK_THROWS_CODE(expr, code, needle) \
   tkt::check_throws(__FILE__, __LINE__, #expr, [&] { (void)(expr); }, code, needle)
 
-// Runs every test function; an exception escaping one counts as a failure.
+// Runs every test function; an exception escaping one counts as a failure,
+// and so does a test function that made no check at all (it would pass
+// whatever the code did), or a program that ran none.
 inline int run(const char* name, std::initializer_list<void (*)()> tests) {
+  int index = 0;
   for (auto test : tests) {
+    ++index;
+    const int checks_before = g_passed + g_failed;
     try {
       test();
     } catch (const std::exception& e) {
       fail(name, 0, std::string("uncaught exception: ") + e.what());
     }
+    if (g_passed + g_failed == checks_before) fail(name, 0, "test function #" + std::to_string(index) + " made no check");
   }
+  if (tests.size() == 0) fail(name, 0, "no test function to run");
   std::printf("%s: %d passed, %d failed\n", name, g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  return g_failed == 0 && g_passed > 0 ? 0 : 1;
 }
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents.

@@ -13,9 +13,11 @@
 //   4. loads every damaged file still listed by seq: each must fail likewise;
 //   5. closes, and runs verifyStore on the result: it must be clean (a
 //      `best` finding only when the best checkpoint was the one damaged).
-// A damaged file that loads bit-exact anyway (a flip the decompressor never
-// looks at) counts as harmless, not detected; any other outcome, or any
-// exception the trial did not expect, is a failure.
+// Each damaged file is accounted for by what the trial saw: detected when it
+// was refused, reported and set aside (checked above); harmless when it
+// loaded and its tensors were checked bit-exact (a flip the decompressor
+// never looks at). A damaged file that was neither, or both, is a failure,
+// as is any other outcome or any exception the trial did not expect.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -55,10 +57,12 @@ export interface CorruptionTotals {
   byKind: Record<DamageKind, number>;
   /** Damaged files (a swap damages two). */
   damaged: number;
-  /** Refused with E_CORRUPT / E_NOT_FOUND, reported and set aside. */
+  /** Refused with E_CORRUPT / E_NOT_FOUND, reported and set aside (each checked). */
   detected: number;
-  /** Loaded bit-exact despite the damage: the damaged bytes decode to the same tensors. */
+  /** Loaded despite the damage and checked bit-exact: the damaged bytes decode to the same tensors. */
   harmless: number;
+  /** Damaged files the trial neither saw refused nor loaded bit-exact: must stay 0. */
+  unaccounted: number;
   /** Tensors returned that are not the checkpoint's own: must stay 0. */
   wrong: number;
   /** An exception no trial expects. */
@@ -103,7 +107,7 @@ export async function runCorruptionTrials(run: CorruptionRun): Promise<Corruptio
   mkdirSync(workDir, { recursive: true });
   const totals: CorruptionTotals = {
     trials: 0, byKind: Object.fromEntries(DAMAGE_KINDS.map((k) => [k, 0])) as Record<DamageKind, number>,
-    damaged: 0, detected: 0, harmless: 0, wrong: 0, crashes: 0, fsckProblems: 0, failures: 0, firstFailures: [], seconds: 0,
+    damaged: 0, detected: 0, harmless: 0, unaccounted: 0, wrong: 0, crashes: 0, fsckProblems: 0, failures: 0, firstFailures: [], seconds: 0,
   };
   const pristine = join(workDir, 'pristine');
   const hashes = new Map(SEQS.map((seq) => [seq, contentHash(tensorsOf(seq))]));
@@ -175,6 +179,9 @@ async function oneTrial(
   const errors: Array<{ code: string; seq: number }> = [];
   store.on('error', (e) => errors.push({ code: (e as CheckpointError).code, seq: e.seq! }));
   const modelDir = join(root, 'm');
+  // What the trial checked of each damaged file: refused and set aside, or loaded bit-exact.
+  const setAside = new Set<number>();
+  const loadedExact = new Set<number>();
   const refusal = trial.kind === 'delete' ? 'E_NOT_FOUND' : 'E_CORRUPT';
 
   /** A damaged seq that was refused: reported once with the right code, gone from list(), quarantined unless deleted. */
@@ -185,6 +192,7 @@ async function oneTrial(
     const q = join(modelDir, '.quarantine');
     const kept = existsSync(q) && readdirSync(q).some((f) => f.startsWith(files.get(seq)!));
     check(kept === (trial.kind !== 'delete'), `seq ${seq}: ${kept ? 'quarantined' : 'not quarantined'} after ${trial.kind}`);
+    setAside.add(seq);
   };
   /** The tensors came from the checkpoint `seq`, bit for bit. */
   const expectOwn = (loaded: { step: number; tensors: LoadedCheckpoint['tensors'] }, seq: number) => {
@@ -196,6 +204,7 @@ async function oneTrial(
   const loadedAnyway = (loaded: LoadedCheckpoint, seq: number) => {
     expectOwn(loaded, seq);
     check(trial.kind === 'bitflip' || trial.kind === 'zero-page', `${trial.kind} of seq ${seq} went unnoticed`);
+    loadedExact.add(seq);
   };
 
   try {
@@ -243,10 +252,15 @@ async function oneTrial(
   } finally {
     await store.close();
   }
-  // Every victim was refused (an error event) or loaded bit-exact (checked above).
+  // Every victim was refused and set aside, or loaded bit-exact: counted by what was checked, never by difference.
+  for (const seq of trial.victims) {
+    if (setAside.has(seq) && !loadedExact.has(seq)) totals.detected++;
+    else if (loadedExact.has(seq) && !setAside.has(seq)) totals.harmless++;
+    else totals.unaccounted++;
+  }
+  const unaccounted = trial.victims.filter((seq) => setAside.has(seq) === loadedExact.has(seq));
+  check(unaccounted.length === 0, `damaged seq ${unaccounted.join('+')}: ${unaccounted.map((s) => (setAside.has(s) ? 'both refused and loaded' : 'neither refused nor loaded')).join(', ')}`);
   const refused = new Set(errors.map((e) => e.seq));
-  totals.detected += refused.size;
-  totals.harmless += trial.victims.length - refused.size;
 
   const report = await verifyStore(root, { monitor: MONITOR });
   // Losing the best checkpoint leaves a best value no listed checkpoint holds: fsck says so.

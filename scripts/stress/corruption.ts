@@ -29,7 +29,7 @@ const totals = await runCorruptionTrials({
 for (const failure of totals.firstFailures) console.error(failure);
 console.log(
   `corruption stress: seed ${seed}: corruptions ${totals.trials} (${kinds(totals)}), damaged files ${totals.damaged}: ` +
-  `detected ${totals.detected} (${((100 * totals.detected) / totals.damaged).toFixed(2)} %), harmless ${totals.harmless}, ` +
+  `detected ${totals.detected} (${((100 * totals.detected) / totals.damaged).toFixed(2)} %), harmless (loaded bit-exact) ${totals.harmless}, unaccounted ${totals.unaccounted}, ` +
   `wrong tensors ${totals.wrong}, crashes ${totals.crashes}, fsck findings ${totals.fsckProblems}, failures ${totals.failures} (${totals.seconds.toFixed(1)} s)`,
 );
 process.exit(totals.failures > 0 ? 1 : 0);

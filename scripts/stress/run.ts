@@ -10,9 +10,12 @@
 // fuzzing), --parts kills,crash-points,power-loss,corruptions,bad-inputs,fuzz,
 // --seed S, and --kills N / --corruptions N / --fuzz-seconds N to override a size.
 // Each part runs as a child process, its output passed through; the exit code
-// is non-zero when any part failed or found a failure.
+// is non-zero when any part failed or found a failure, or when a part's count
+// of what it checked is missing (a count is read only from a passing run).
+// With TK_REPORT_DIR set (CI), the table also goes to stress.json there, for
+// the one-line summary of scripts/ci-summary.ts.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +56,10 @@ interface Result {
   failures: number;
   /** A line on what the number means, or why the part did not run. */
   detail: string;
+  /** What the part did not test (a skip allowed outside CI), if anything. */
+  notTested?: string;
+  /** Native unit tests: programs and checks run (the fuzz part). */
+  native?: { programs: number; checks: number };
 }
 
 /** Runs a command with its output passed through, and returns that output. */
@@ -79,7 +86,8 @@ async function vitest(files: string[]): Promise<VitestRun> {
   const dir = mkdtempSync(join(tmpdir(), 'tensorkeep-stress-'));
   const report = join(dir, 'vitest.json');
   try {
-    const { code, out } = await run('npx', ['vitest', 'run', ...files, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`]);
+    // TK_REPORT_DIR emptied: these runs must not overwrite npm test's report.
+    const { code, out } = await run('npx', ['vitest', 'run', ...files, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], { TK_REPORT_DIR: '' });
     if (!existsSync(report)) return { code, out, total: 0, failed: 1 };
     const json = JSON.parse(readFileSync(report, 'utf8')) as { numTotalTests: number; numFailedTests: number; success: boolean };
     // A file that fails to load counts no test but fails the run.
@@ -87,6 +95,16 @@ async function vitest(files: string[]): Promise<VitestRun> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A vitest part's count of what it checked, read only when every test passed
+ * (a failed run prints its count all the same); a missing count fails the part.
+ */
+function countOf(r: VitestRun, checked: number | null, what: string): Result {
+  if (r.failed > 0) return { checked: null, failures: r.failed, detail: `${r.total} tests, ${r.failed} failed: ${what} not counted` };
+  if (checked === null || checked === 0) return { checked, failures: 1, detail: `${r.total} tests passed, but no count of ${what} was printed` };
+  return { checked, failures: 0, detail: `${r.total} tests` };
 }
 
 /** The number a regular expression finds in the output, or null. */
@@ -114,7 +132,7 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
     size: 'every system call of a cycle',
     async run() {
       const r = await vitest(['test/crash-points.test.ts']);
-      return { checked: found(r.out, /(\d+) crashes checked/), failures: r.failed, detail: `${r.total} tests` };
+      return countOf(r, found(r.out, /(\d+) crashes checked/), 'crashes checked');
     },
   },
   'power-loss': {
@@ -126,7 +144,7 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
       const line = /^power-loss model: (.*)$/m.exec(r.out)?.[1] ?? '';
       const counts = [...line.matchAll(/-> (\d+) states/g)].map((m) => Number(m[1]));
       const states = counts.length ? counts.reduce((a, b) => a + b, 0) : null;
-      return { checked: states ?? r.total, failures: r.failed, detail: states === null ? `${r.total} tests (no state count printed)` : `${r.total} tests` };
+      return countOf(r, states, 'power-loss states');
     },
   },
   corruptions: {
@@ -147,17 +165,25 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
     size: `${sizes.fuzzSeconds} s`,
     async run() {
       const { code, out } = await run('bash', ['scripts/test-native.sh'], { FUZZ_SECONDS: String(sizes.fuzzSeconds) });
-      const skipped = /^== fuzzing skipped: (.*)$/m.exec(out);
+      // "== fuzzing skipped: <why>" (no clang), or "== fuzzing skipped (FUZZ_SECONDS=0); ..." (asked for).
+      const skipped = /^== fuzzing skipped: (.*)$/m.exec(out) ?? /^== fuzzing skipped \((FUZZ_SECONDS=0)\)/m.exec(out);
       const runs = found(out, /number_of_executed_units:\s*(\d+)/);
-      const failures = code === 0 ? 0 : 1;
-      if (skipped) return { checked: null, failures, detail: `skipped: ${skipped[1]} (native tests ${code === 0 ? 'passed' : 'FAILED'})` };
-      return { checked: runs, failures, detail: code === 0 ? 'native tests passed, no finding' : 'native tests or the fuzzer failed (see above)' };
+      let failures = code === 0 ? 0 : 1;
+      // ctest's "100% tests passed, 0 tests failed out of N", and each program's "name: N passed, M failed".
+      const programs = found(out, /tests passed, \d+ tests failed out of (\d+)/);
+      const checks = [...out.matchAll(/^\S+_test: (\d+) passed, \d+ failed$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      const native = { programs: programs ?? 0, checks };
+      const nativeLine = `native tests: ${native.programs} programs, ${native.checks} checks ${code === 0 || skipped ? 'passed' : 'or the fuzzer FAILED'}`;
+      if (!programs || !checks) failures = Math.max(failures, 1);
+      if (skipped) return { checked: null, failures, detail: `skipped: ${skipped[1]} (${nativeLine})`, notTested: `fuzzing: ${skipped[1]}`, native };
+      if (!runs) failures = Math.max(failures, 1);
+      return { checked: runs, failures, detail: code === 0 ? `${nativeLine}; no fuzzer finding` : `${nativeLine} (see above)`, native };
     },
   },
 };
 
 const started = performance.now();
-const rows: Array<{ label: string; size: string; result: Result; seconds: number }> = [];
+const rows: Array<{ key: PartKey; label: string; size: string; result: Result; seconds: number }> = [];
 for (const key of PART_KEYS.filter((k) => selected.includes(k))) {
   const part = PARTS[key];
   console.log(`\n=== ${part.label}: ${part.size}`);
@@ -168,7 +194,7 @@ for (const key of PART_KEYS.filter((k) => selected.includes(k))) {
   } catch (err) {
     result = { checked: null, failures: 1, detail: `did not run: ${(err as Error).message}` };
   }
-  rows.push({ label: part.label, size: part.size, result, seconds: (performance.now() - t0) / 1000 });
+  rows.push({ key, label: part.label, size: part.size, result, seconds: (performance.now() - t0) / 1000 });
 }
 
 const time = (s: number) => (s < 120 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
@@ -182,4 +208,8 @@ console.log(`\n=== stress summary (${values.small ? '--small' : 'default sizes'}
 for (const row of table) console.log(row.map((cell, i) => (i === 2 || i === 3 ? cell.padStart(widths[i]) : i < 4 ? cell.padEnd(widths[i]) : cell)).join('  '));
 for (const r of rows) if (r.result.detail) console.log(`${r.label}: ${r.result.detail}`);
 console.log(`failures found: ${total}; wall time ${time((performance.now() - started) / 1000)}`);
+if (process.env.TK_REPORT_DIR) {
+  const report = { small: values.small, seed: sizes.seed, failures: total, parts: rows.map((r) => ({ key: r.key, label: r.label, size: r.size, seconds: r.seconds, ...r.result })) };
+  writeFileSync(join(process.env.TK_REPORT_DIR, 'stress.json'), JSON.stringify(report, null, 2));
+}
 process.exit(total > 0 ? 1 : 0);

@@ -44,7 +44,8 @@ export class ModelCheckpoints {
     private readonly catalog: Catalog,
     private readonly historyLog: History,
     private readonly ctx: ModelContext,
-    private readonly settings: ModelSettings,
+    /** The model's policy, retention and compression, resolved (and frozen) when it opened. */
+    readonly settings: Readonly<ModelSettings>,
   ) {
     this.tracker = new Tracker(catalog, settings.policy);
     this.evictor = new Evictor(name, dir, catalog, ctx, settings.retention);
@@ -164,9 +165,11 @@ export class ModelCheckpoints {
     return this.historyLog.read();
   }
 
+  /** Keeps a checkpoint whatever retention says; unpinned, it is subject to retention again at once. */
   pin(seq: number, pinned = true): void {
     this.checkWritable();
     this.catalog.pin(seq, pinned);
+    if (!pinned) this.evictor.apply();
   }
 
   /**
