@@ -67,7 +67,7 @@ if (!stress) {
     if (p.failures > 0) problems.push(`stress ${p.label}: ${p.failures} failures (${p.detail})`);
     if (p.notTested) notTested.push(`stress ${p.label}: ${p.notTested}`);
   }
-  const missing = ['kills', 'crash-points', 'power-loss', 'corruptions', 'bad-inputs', 'fuzz'].filter((k) => !stress.parts.some((p) => p.key === k));
+  const missing = ['kills', 'crash-points', 'power-loss', 'corruptions', 'bad-inputs', 'fuzz', 'open-close'].filter((k) => !stress.parts.some((p) => p.key === k));
   if (missing.length) problems.push(`stress parts not run: ${missing.join(', ')}`);
 }
 

@@ -11,7 +11,7 @@ const BUDGET = { size: 1.5e6, unpackedSize: 5e6 };
 
 const ALLOWED = [
   /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|binding\.gyp)$/,
-  /^dist\/.+\.(js|d\.ts)$/,
+  /^dist\/.+\.(js|cjs|d\.ts|d\.cts)$/,
   /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/node\.napi(\.(glibc|musl))?\.node$/,
   /^native\/(core|addon)\/[a-z_]+\.(cc|h)$/,
   /^deps\/zstd\/(LICENSE|COPYING|lib\/.+\.(c|h|S))$/,
@@ -21,7 +21,7 @@ const ALLOWED = [
 ];
 const REQUIRED = [
   'package.json', 'README.md', 'LICENSE', 'CMakeLists.txt', 'scripts/package/install.mjs',
-  'dist/index.js', 'dist/index.d.ts', 'dist/adapters/tfjs/index.js', 'dist/adapters/tfjs/index.d.ts', 'dist/worker.js',
+  'dist/index.js', 'dist/index.d.ts', 'dist/adapters/tfjs/index.js', 'dist/adapters/tfjs/index.d.ts', 'dist/pipeline/worker.js', 'dist/pipeline/worker-entry.cjs',
   'deps/zstd/LICENSE', 'deps/zstd/lib/zstd.h', 'deps/xxhash/xxhash.h', 'native/core/format.h', 'native/addon/addon.cc',
 ];
 

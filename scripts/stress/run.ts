@@ -6,8 +6,9 @@
 //   corruptions        npm run stress:corruption (damaged files under an open store)
 //   bad inputs         test/store-bad-input.test.ts + test/bad-input.test.ts (the catalogues)
 //   fuzz executions    npm run test:native (native tests under ASan+UBSan, then libFuzzer)
+//   open/close         npm run stress:open-close (stores opened and closed in fresh processes under load)
 // Options: --small (the CI sizes: 100 kills, 1 000 corruptions, 60 s of
-// fuzzing), --parts kills,crash-points,power-loss,corruptions,bad-inputs,fuzz,
+// fuzzing), --parts kills,crash-points,power-loss,corruptions,bad-inputs,fuzz,open-close,
 // --seed S, and --kills N / --corruptions N / --fuzz-seconds N to override a size.
 // Each part runs as a child process, its output passed through; the exit code
 // is non-zero when any part failed or found a failure, or when a part's count
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, stripVTControlCharacters } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PART_KEYS = ['kills', 'crash-points', 'power-loss', 'corruptions', 'bad-inputs', 'fuzz'] as const;
+const PART_KEYS = ['kills', 'crash-points', 'power-loss', 'corruptions', 'bad-inputs', 'fuzz', 'open-close'] as const;
 type PartKey = (typeof PART_KEYS)[number];
 
 const { values } = parseArgs({
@@ -33,9 +34,10 @@ const { values } = parseArgs({
     kills: { type: 'string' },
     corruptions: { type: 'string' },
     'fuzz-seconds': { type: 'string' },
+    processes: { type: 'string' },
   },
 });
-const usage = `usage: run.ts [--small] [--parts ${PART_KEYS.join(',')}] [--seed S] [--kills N] [--corruptions N] [--fuzz-seconds N]`;
+const usage = `usage: run.ts [--small] [--parts ${PART_KEYS.join(',')}] [--seed S] [--kills N] [--corruptions N] [--fuzz-seconds N] [--processes N]`;
 const count = (value: string | undefined, fallback: number) => {
   const n = Number(value ?? fallback);
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(usage);
@@ -45,6 +47,7 @@ const sizes = {
   kills: count(values.kills, values.small ? 100 : 1000),
   corruptions: count(values.corruptions, values.small ? 1000 : 10_000),
   fuzzSeconds: count(values['fuzz-seconds'], values.small ? 60 : 600),
+  processes: count(values.processes, 200),
   seed: count(values.seed, 1),
 };
 const selected = values.parts!.split(',').map((p) => p.trim()).filter(Boolean);
@@ -179,6 +182,11 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
       if (!runs) failures = Math.max(failures, 1);
       return { checked: runs, failures, detail: code === 0 ? `${nativeLine}; no fuzzer finding` : `${nativeLine} (see above)`, native };
     },
+  },
+  'open-close': {
+    label: 'open/close processes',
+    size: `${sizes.processes} under load`,
+    run: () => totalsOf('stress:open-close', ['--processes', String(sizes.processes)], /^open-close check: processes (\d+) aborts (\d+) .*$/m),
   },
 };
 

@@ -118,6 +118,7 @@ export class EpisodeLog {
   }
 
   /**
+   * @internal
    * Opens (creating unless read-only) the stream stored in `dir`: takes its
    * LOCK, recovers it, applies retention. Use store.episodes(stream) rather
    * than this, so that checkpoints protect the episodes they reference.

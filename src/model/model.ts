@@ -37,7 +37,7 @@ export class ModelCheckpoints {
   /** close() has begun: its final save is the last one (a signal may have started it mid-loop). */
   private closing = false;
 
-  /** Created by the store's model(). */
+  /** @internal created by the store's model() */
   constructor(
     readonly name: string,
     dir: string,

@@ -20,10 +20,10 @@ export class WorkerPool {
   private readonly pool: Piscina;
 
   private constructor(private readonly size: number) {
-    // From the TypeScript sources (tests, tsx) a worker must load tsx itself.
     const fromSource = import.meta.url.endsWith('.ts');
     this.pool = new Piscina({
-      filename: new URL(fromSource ? './worker-from-source.mjs' : './worker.js', import.meta.url).href,
+      filename: new URL('./worker-entry.cjs', import.meta.url).href,
+      workerData: { module: new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href, fromSource },
       minThreads: size,
       maxThreads: size,
       idleTimeout: Infinity,
@@ -51,7 +51,7 @@ export class WorkerPool {
     return result as T;
   }
 
-  /** @internal the live worker threads (tests terminate one to prove a dead worker is replaced) */
+  /** The live worker threads (tests terminate one to prove a dead worker is replaced). */
   get threads() {
     return this.pool.threads;
   }

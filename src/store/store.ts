@@ -37,7 +37,7 @@ export class CheckpointManager extends EventEmitter<StoreEventMap> {
   private modelsClosed: Promise<void> | null = null;
   private closed = false;
 
-  /** Created by open(). */
+  /** @internal created by open() */
   constructor(dir: string, private readonly settings: StoreSettings) {
     super();
     this.dir = resolve(dir);
