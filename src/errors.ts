@@ -1,4 +1,4 @@
-/** Stable error codes (DESIGN.md §7). */
+/** Stable error codes (docs/ARCHITECTURE.md, "Public API"). */
 export type ErrorCode =
   | 'E_BAD_INPUT'
   | 'E_CORRUPT'

@@ -1,7 +1,7 @@
 // The events a store emits, with their payloads: `store.on('saved', (e) => ...)`
 // knows e's type. Every layer emits through the same typed function.
 import type { ErrorCode } from './errors.js';
-import type { CheckpointInfo } from './file/checkpoint-file.js';
+import type { CheckpointInfo } from './file/types.js';
 
 export interface SavedEvent {
   model: string;

@@ -5,11 +5,7 @@
 // readCheckpointSync.
 export { open } from './store/store.js';
 export { verifyStore, type VerifyStoreOptions, type StoreReport, type ModelReport, type StoreProblem, type ProblemKind } from './store/verify-store.js';
-export {
-  writeCheckpoint, writeCheckpointSync, readCheckpoint, readCheckpointSync, inspectCheckpoint, verifyCheckpoint,
-  type Codec, type Category, type Metrics, type CheckpointFields, type WriteOptions, type ReadOptions,
-  type CheckpointInfo, type CheckpointIndex, type TensorIndexEntry, type LoadedCheckpoint,
-} from './file/checkpoint-file.js';
+export { writeCheckpoint, writeCheckpointSync, readCheckpoint, readCheckpointSync, inspectCheckpoint, verifyCheckpoint } from './file/checkpoint-file.js';
 export { checkpointRefs, type ReplayableCheckpoint } from './episodes/store.js';
 export { CheckpointError, type ErrorCode } from './errors.js';
 
@@ -24,12 +20,16 @@ export type {
   StoreEventMap, StoreEventName, SavedEvent, ImprovedEvent, SkippedEvent, EvictedEvent, DegradedEvent, AlertEvent,
   RepairedEvent, ErrorEvent, ErrorContext,
 } from './events.js';
+export type {
+  Codec, Category, Metrics, CheckpointFields, WriteOptions, ReadOptions, CheckpointInfo, CheckpointIndex, TensorIndexEntry, LoadedCheckpoint,
+} from './file/types.js';
 export type { Dtype, Tensor, TensorDict, TensorInput, TensorLike, TypedArray } from './file/tensors.js';
+export type { JsonValue } from './validate/json.js';
 export type { HistoryEntry } from './durability/history.js';
 export type { Reason } from './policy/categories.js';
 export type { Direction, PresetName } from './policy/decide.js';
 export type { ExportResult } from './episodes/arrow-export.js';
 export type {
   AppendResult, Column, DataFrame, EpisodeDamage, EpisodeLogOptions, EpisodeRecord, EpisodeRef, EpisodeRetention,
-  EpisodeStats, JsonValue, ReplayQuery, StoredEpisode,
+  EpisodeStats, ReplayQuery, StoredEpisode,
 } from './episodes/types.js';

@@ -50,7 +50,7 @@ export interface NativeAddon {
   takeFaultTrace(): NativeTraceEntry[];
 
   // Store primitives (native/addon/store_bindings.cc); all synchronous.
-  /** Opens (creating) a framed journal for appending; see src/journal.ts. */
+  /** Opens (creating) a framed journal for appending; see src/durability/journal.ts. */
   journalOpen(path: string): NativeJournal;
   /** Every intact frame from the start; a missing file is an empty scan. */
   journalScan(path: string): NativeJournalScan;

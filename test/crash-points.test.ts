@@ -94,7 +94,7 @@ if (prepared.code !== 0 || prepared.acked?.seq !== 1) throw new Error(`prepare f
 const dirtyBase = join(root, 'base-dirty');
 cpSync(base, dirtyBase, { recursive: true });
 mkdirSync(join(dirtyBase, 'm', '.tmp'), { recursive: true });
-// What a writer killed mid-save leaves behind (docs/DEVIATIONS.md item 3).
+// What a writer killed mid-save leaves behind (docs/ARCHITECTURE.md, "Where this differs from the starting design").
 writeFileSync(join(dirtyBase, 'm', '.tmp', '00000002-s1.tkpt.4242.0.partial'), Buffer.alloc(3000, 7));
 
 interface Scenario {

@@ -1,4 +1,4 @@
-// Episode records come back bit for bit: every dtype of src/tensors.ts as a
+// Episode records come back bit for bit: every dtype of src/file/tensors.ts as a
 // frame column, an index and a feature (bare TypedArrays and {dtype, shape,
 // data}), NaN payloads and -0, string columns (empty, non-ASCII, lone
 // surrogates), empty frames, JSON fields, in time order, after a reopen too.

@@ -88,7 +88,7 @@ export function bytesOf(v: ArrayBufferView): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------
-// A builder of hand-crafted .tkpt files (format version 1, DESIGN.md §4), for
+// A builder of hand-crafted .tkpt files (format version 1, docs/FORMAT.md), for
 // tests that feed the reader what no writer would produce.
 
 export const HEADER_MAGIC = Buffer.from('TKPT\r\n\x1a\n', 'latin1');

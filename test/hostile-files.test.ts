@@ -3,7 +3,7 @@
 // problem it is (E_CORRUPT: damaged, E_VERSION: from a newer release) and
 // whose message says what exactly is wrong — never a crash, a hang or a
 // silently wrong tensor.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {

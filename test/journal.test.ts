@@ -1,4 +1,4 @@
-// src/journal.ts and the native store primitives through the addon: record
+// src/durability/journal.ts and the native store primitives through the addon: record
 // round trips, a torn tail at every cut, damaged and non-JSON records,
 // appends failed through the fault seam, the model LOCK across processes, and
 // the idempotent file operations of recovery.

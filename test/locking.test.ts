@@ -1,4 +1,4 @@
-// Two processes on one store (DESIGN.md §5): one writer per model directory,
+// Two processes on one store: one writer per model directory,
 // a second writer gets E_LOCKED naming the holder's pid (also when two
 // start at once: only one ever writes); readers list and load while the
 // writer saves and evicts, never seeing a partial file; two models of one

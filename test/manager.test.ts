@@ -262,6 +262,23 @@ describe('independent models', () => {
 });
 
 describe('retention end to end', () => {
+  it('when durable resolves, list(), best() and latest() already show the retention of that commit, and every listed checkpoint loads', async () => {
+    const { store } = await fresh({ ...LOSS, always: true, improvement: { minRelative: 0 }, keep: { best: 3, periodic: 3 } });
+    const m = store.model('m');
+    for (let step = 0; step < 16; step++) {
+      // Alternate improvements and non-improvements: both windows fill and overflow.
+      const info = await m.report({ step, metrics: { loss: step % 2 ? 100 - step : 1 / (step + 1) }, tensors: tensorsFor(step) }).durable;
+      const listed = m.list();
+      // No more than the windows allow: 3 best + 3 periodic (the newest and the single best are among them).
+      expect(listed.filter((c) => c.category === 'best').length, `after step ${step}`).toBeLessThanOrEqual(3);
+      expect(listed.filter((c) => c.category === 'periodic').length, `after step ${step}`).toBeLessThanOrEqual(3);
+      expect(m.latest()!.seq).toBe(info!.seq);
+      expect(listed.map((c) => c.seq)).toContain(m.best()!.seq);
+      // What list() shows is not on its way out: each loads, now, without E_NOT_FOUND.
+      for (const c of listed) expect((await m.load(c.seq!)).info.seq).toBe(c.seq);
+    }
+  });
+
   it('keeps the top keep.best best and the newest keep.periodic periodic, deleting the rest from disk', async () => {
     const { store, dir } = await fresh({
       ...LOSS, every: { steps: 100 }, improvement: { minRelative: 0 }, keep: { best: 2, periodic: 2 },

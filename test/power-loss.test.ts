@@ -226,7 +226,7 @@ const cleanBase = join(root, 'base-clean');
 runChild(cleanBase, 'prepare');
 const dirtyBase = join(root, 'base-dirty');
 cpSync(cleanBase, dirtyBase, { recursive: true });
-// What a writer killed mid-save leaves behind (docs/DEVIATIONS.md item 3).
+// What a writer killed mid-save leaves behind (docs/ARCHITECTURE.md, "Where this differs from the starting design").
 writeFileSync(join(dirtyBase, 'm', '.tmp', '00000002-s1.tkpt.4242.0.partial'), Buffer.alloc(3000, 7));
 
 const scenarios = [

@@ -1,4 +1,4 @@
-// Recovery at open (DESIGN.md §5): each kind of damage a crash or an outside
+// Recovery at open (docs/ARCHITECTURE.md, "Recovery at open"): each kind of damage a crash or an outside
 // hand can leave in a model directory, repaired at the next open into a
 // consistent catalog (the directory holds exactly the listed files, each
 // loads bit-exact, .tmp/ is empty), with a 'repaired' event and a logged

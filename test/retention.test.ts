@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Category } from '../src/file/checkpoint-file.js';
+import type { Category } from '../src/file/types.js';
 import { planRetention, type RetainedRecord, type RetentionConfig } from '../src/policy/retention.js';
 import { singleBest } from '../src/policy/ranking.js';
 

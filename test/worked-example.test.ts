@@ -15,8 +15,7 @@ it('reproduces the worked example of docs/POLICIES.md', async () => {
   for (let step = 0; step <= 600; step += 10) {
     const ticket = model.report({ step, metrics: { loss: losses[step] ?? 1.5 }, tensors });
     if (!ticket.saved) continue;
-    await ticket.durable;
-    await new Promise((resolve) => setImmediate(resolve)); // retention runs right after the commit
+    await ticket.durable; // the retention of its commit is already in list()
     rows.push(`${step} #${ticket.seq} ${ticket.reasons.join('+')} | ${model.list().map((i) => `${i.seq}:${i.category}`).join(' ')}`);
   }
   await store.close();

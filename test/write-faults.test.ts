@@ -1,5 +1,5 @@
 // Make each system call of a checkpoint write fail in turn (through the
-// addon's fault seam) and check the commit protocol of DESIGN.md §5: the
+// addon's fault seam) and check the commit protocol (docs/ARCHITECTURE.md, "A save"): the
 // write reports the failure with the right code, and leaves either nothing
 // (failure before the rename) or the complete file (failure after it, while
 // making the rename durable — the write still throws, so the caller never
@@ -44,7 +44,7 @@ function tmpEntries(dir: string): string[] {
   return existsSync(tmp) ? readdirSync(tmp) : [];
 }
 
-/** The system calls of one write into a fresh directory, in order (DESIGN.md §5). */
+/** The system calls of one write into a fresh directory, in order (docs/FORMAT.md). */
 const PWRITES = 1 + CHUNKS + 1 + 1; // header, chunks, index, footer
 const SEQUENCE: Array<{ op: string; what: string }> = [
   { op: 'mkdir', what: '.tmp/' },
@@ -242,7 +242,7 @@ describe('targeted faults', () => {
     native.clearFaultPlan();
     expect(existsSync(path)).toBe(false);
     // The partial could not be unlinked on the dead disk; opening the store
-    // clears .tmp/ (DESIGN.md §5). Nothing else was left behind.
+    // clears .tmp/ (durability/recovery.ts). Nothing else was left behind.
     expect(readdirSync(dir)).toEqual(['.tmp']);
     expect(tmpEntries(dir).every((f) => f.endsWith('.partial'))).toBe(true);
   });

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { callNative, CheckpointError } from '../errors.js';
-import type { CheckpointInfo } from '../file/checkpoint-file.js';
+import type { CheckpointInfo } from '../file/types.js';
 import { native } from '../native.js';
 import type { PolicyConfig, TrackerState } from '../policy/decide.js';
 import { CatalogState, loadState } from './catalog-state.js';

@@ -2,8 +2,10 @@
 // sessions. Reports are buffered and written at least every second and at
 // every commit, so the training loop pays for an array push.
 import { join } from 'node:path';
-import { decodeMetrics, encodeMetrics, type Metrics } from '../file/checkpoint-file.js';
-import { Journal, readJournal, repairJournal } from './journal.js';
+import { encodeMetrics } from '../file/index-json.js';
+import { type Metrics } from '../file/types.js';
+import { Journal, readJournal, repairJournal, type JournalContents } from './journal.js';
+import { bool, count, finite, list, metrics, obj, str } from './shape.js';
 
 export interface HistoryEntry {
   step: number;
@@ -17,6 +19,28 @@ export interface HistoryEntry {
 
 const FLUSH_MS = 1000;
 
+function decodeEntry(v: unknown, where: string): HistoryEntry {
+  const e = obj(v, where);
+  return {
+    step: count(e.step, `${where}.step`), epoch: count(e.epoch, `${where}.epoch`), time: finite(e.time, `${where}.time`),
+    metrics: metrics(e.metrics, `${where}.metrics`), saved: bool(e.saved, `${where}.saved`), reasons: list(e.reasons, `${where}.reasons`, str),
+  };
+}
+
+/** The history file's entries up to the first that is torn, fails its checksum or is not an entry of the right shape. */
+export function scanHistory(path: string): { entries: HistoryEntry[]; scan: JournalContents } {
+  const scan = readJournal(path);
+  const entries: HistoryEntry[] = [];
+  for (let i = 0; i < scan.records.length; i++) {
+    try {
+      entries.push(decodeEntry(scan.records[i], `history record at byte ${scan.offsets[i]}`));
+    } catch (err) {
+      return { entries, scan: { ...scan, records: scan.records.slice(0, i), offsets: scan.offsets.slice(0, i), validBytes: scan.offsets[i], problem: (err as Error).message } };
+    }
+  }
+  return { entries, scan };
+}
+
 export class History {
   private buffer: HistoryEntry[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -24,8 +48,8 @@ export class History {
 
   constructor(private readonly path: string, readOnly: boolean, private readonly onError: (err: unknown) => void) {
     if (!readOnly) {
-      // Entries appended after a torn tail would never be read back: cut it first.
-      const scan = readJournal(path);
+      // Entries appended after a damaged tail would never be read back: cut it first.
+      const { scan } = scanHistory(path);
       if (scan.problem) repairJournal(path, scan);
     }
     this.journal = readOnly ? null : Journal.open(path);
@@ -58,10 +82,9 @@ export class History {
     }
   }
 
-  /** Everything recorded for this model, oldest first (a damaged tail is skipped). */
+  /** Everything recorded for this model, oldest first (a damaged tail is left out). */
   read(): HistoryEntry[] {
-    const onDisk = readJournal(this.path).records as HistoryEntry[];
-    return [...onDisk.map((e) => ({ ...e, metrics: decodeMetrics(e.metrics) })), ...this.buffer];
+    return [...scanHistory(this.path).entries, ...this.buffer];
   }
 
   close(): void {

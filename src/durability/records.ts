@@ -2,8 +2,9 @@
 // records, journal entries and the compacted snapshot, with the decoders
 // that check each one's shape before it is applied. Nothing read back is
 // trusted: a value of the wrong shape is an E_CORRUPT naming the field.
-import { CheckpointError } from '../errors.js';
-import { CATEGORIES, decodeMetrics, encodeMetrics, type Category, type CheckpointInfo, type Metrics } from '../file/checkpoint-file.js';
+import { CATEGORIES, type Category, type CheckpointInfo, type Metrics } from '../file/types.js';
+import { encodeMetrics } from '../file/index-json.js';
+import { bool, count, fail, finite, list, metrics, nullable, obj, str } from './shape.js';
 import type { BestValue, TrackerState } from '../policy/decide.js';
 
 export interface CheckpointRecord {
@@ -63,57 +64,6 @@ export const CHECKPOINT_FILE = /^(\d{8,})-s(\d+)\.tkpt$/;
 
 export function checkpointFileName(seq: number, step: number): string {
   return `${String(seq).padStart(8, '0')}-s${step}.tkpt`;
-}
-
-// ---- shape checks ------------------------------------------------------------
-
-type Obj = Record<string, unknown>;
-
-function fail(where: string, value: unknown): never {
-  const shown = JSON.stringify(value);
-  throw new CheckpointError('E_CORRUPT', `${where} is ${shown === undefined ? String(value) : shown.slice(0, 80)}, not what tensorkeep writes`);
-}
-
-function obj(v: unknown, where: string): Obj {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(where, v);
-  return v as Obj;
-}
-
-function count(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(where, v);
-  return v;
-}
-
-function finite(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, v);
-  return v;
-}
-
-function str(v: unknown, where: string): string {
-  if (typeof v !== 'string') fail(where, v);
-  return v;
-}
-
-function bool(v: unknown, where: string): boolean {
-  if (typeof v !== 'boolean') fail(where, v);
-  return v;
-}
-
-function nullable<T>(v: unknown, where: string, check: (v: unknown, where: string) => T): T | null {
-  return v === null ? null : check(v, where);
-}
-
-function list<T>(v: unknown, where: string, item: (v: unknown, where: string) => T): T[] {
-  if (!Array.isArray(v)) fail(where, v);
-  return v.map((x, i) => item(x, `${where}[${i}]`));
-}
-
-// JSON has no NaN: a diverged run's metrics are stored as strings, as in the file index.
-function metrics(v: unknown, where: string): Metrics {
-  const raw = obj(v, where);
-  for (const [k, x] of Object.entries(raw))
-    if (typeof x !== 'number' && x !== 'NaN' && x !== 'Infinity' && x !== '-Infinity') fail(`${where}.${k}`, x);
-  return decodeMetrics(raw);
 }
 
 export function decodeRecord(v: unknown, where: string): CheckpointRecord {

@@ -10,7 +10,6 @@ import { RecordBatchFileWriter } from 'apache-arrow';
 import { badInput, callNative, CheckpointError } from '../errors.js';
 import { native } from '../native.js';
 import { ExportLayout } from './arrow-columns.js';
-import type { EpisodeLog } from './log.js';
 import type { ReplayQuery, StoredEpisode } from './types.js';
 
 export interface ExportResult {
@@ -39,8 +38,14 @@ function writeError(err: unknown, file: string): CheckpointError {
   return new CheckpointError(code, `cannot write the Arrow export "${file}": ${e.message}`, { cause: err, errno: typeof e.errno === 'number' ? -Math.abs(e.errno) : undefined });
 }
 
+/** What an export reads: a stream's name, and its records matching a query, in time order. */
+export interface ExportSource {
+  stream: string;
+  replay(query: ReplayQuery): AsyncIterable<StoredEpisode>;
+}
+
 /** Writes the records of `log` matching `query` to `file` as an Arrow IPC file. */
-export async function writeArrowExport(log: EpisodeLog, file: string, query: ReplayQuery = {}): Promise<ExportResult> {
+export async function writeArrowExport(log: ExportSource, file: string, query: ReplayQuery = {}): Promise<ExportResult> {
   if (typeof file !== 'string' || file === '' || file.includes('\0')) throw badInput(`Expected a file path for the Arrow export but received ${JSON.stringify(file)}`);
   const layout = new ExportLayout();
   for await (const r of log.replay(query)) layout.see(r);

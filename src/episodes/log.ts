@@ -4,24 +4,21 @@
 // to the addon, which encodes, writes and fsyncs it off the JavaScript
 // thread, and then every record of the batch is acknowledged together.
 import { join } from 'node:path';
-import TinyQueue from 'tinyqueue';
 import { badInput, callNative, callNativeAsync, CheckpointError } from '../errors.js';
 import { errorEvent, type Emit } from '../events.js';
 import type { Logger } from '../logger.js';
 import { native, type NativeLock } from '../native.js';
-import { episodeNative, type NativeDamage, type NativeEpisodeWriter } from './native-episodes.js';
+import { episodeNative, type NativeEpisodeWriter } from './native-episodes.js';
 import { resolveEpisodeOptions, type EpisodeKeep, type EpisodeSettings } from '../validate/episode-options.js';
-import { Batch, decodeRecord, MAX_RECORD_BYTES, rawSize } from './record-codec.js';
+import { Batch, rawSize } from './record-codec.js';
+import { SegmentReader } from './segment-reader.js';
+import { LIMITS } from '../validate/limits.js';
 import { recoverStream } from './recovery.js';
 import { writeArrowExport, type ExportResult } from './arrow-export.js';
 import { planEpisodeRetention } from './retention.js';
-import {
-  blockMatches, encodeIndex, indexFile, indexRecord, segmentFile, segmentRecords, timeRange, type IndexBlock, type SegmentInfo,
-} from './segment-index.js';
-import { checkQuery, normalizeRecord } from './validate.js';
-import type {
-  AppendResult, EpisodeDamage, EpisodeLogOptions, EpisodeRecord, EpisodeRef, EpisodeRetention, EpisodeStats, ReplayQuery, StoredEpisode,
-} from './types.js';
+import { encodeIndex, indexFile, indexRecord, segmentFile, segmentRecords, timeRange, type SegmentInfo } from './segment-index.js';
+import { checkQuery, normalizeRecord } from '../validate/episode-record.js';
+import type { AppendResult, EpisodeLogOptions, EpisodeRecord, EpisodeRef, EpisodeStats, ReplayQuery, StoredEpisode } from './types.js';
 
 /** What a log needs from its store. */
 export interface EpisodeContext {
@@ -50,31 +47,9 @@ function pendingBatch(): PendingBatch {
   return { ids: [], times: [], models: [], durable, ...settle };
 }
 
-/** Adjacent index blocks of one segment read with one call, up to this many bytes. */
-const READ_BYTES = 4 * 1024 * 1024;
 /** Batch buffers kept for reuse, and the room a new one has beyond batchBytes. */
 const MAX_SPARE_BATCHES = 4;
 const BATCH_SLACK = 1024 * 1024;
-/** Reads a replay keeps in flight. */
-const READ_AHEAD = 2;
-/** Columns, index and features of one record (the block table's limit). */
-const MAX_BLOCKS = 65_536;
-
-interface ReadRun {
-  segment: SegmentInfo;
-  offset: number;
-  bytes: number;
-  blocks: number;
-  minTime: number;
-  firstId: number;
-}
-
-const byTimeThenId = (a: StoredEpisode, b: StoredEpisode) => a.time - b.time || a.id - b.id;
-
-function matches(r: StoredEpisode, q: ReplayQuery): boolean {
-  return (q.from === undefined || r.time >= q.from) && (q.to === undefined || r.time <= q.to)
-    && (q.model === undefined || r.model === q.model) && (q.episode === undefined || r.episode === q.episode);
-}
 
 export class EpisodeLog {
   /** What recovery at open repaired or found damaged. */
@@ -97,6 +72,7 @@ export class EpisodeLog {
     appended: 0, acknowledged: 0, failed: 0, appendedBytes: 0, commits: 0, damaged: 0,
     dropped: { segments: 0, bytes: 0 }, reads: { segments: 0, blocks: 0, bytes: 0, records: 0 },
   };
+  private readonly reader: SegmentReader;
 
   private constructor(
     readonly stream: string,
@@ -112,6 +88,7 @@ export class EpisodeLog {
     this.active = recovered.active;
     this.nextId = recovered.nextId;
     this.counters.damaged = recovered.damages.length;
+    this.reader = new SegmentReader(stream, this.segments, this.counters, ctx);
     this.writer = readOnly || !this.active ? null
       : callNative(() => episodeNative.episodeWriterOpen(this.active!.path, this.active!.bytes, settings.level));
     this.batch = this.newBatch();
@@ -152,11 +129,11 @@ export class EpisodeLog {
   append(record: EpisodeRecord): AppendResult {
     this.checkWritable();
     const normalized = normalizeRecord(record);
-    if (normalized.blocks.length > MAX_BLOCKS) throw badInput(`an episode record holds at most ${MAX_BLOCKS} columns, index and features; this one has ${normalized.blocks.length}`);
+    if (normalized.blocks.length > LIMITS.episodeBlocks) throw badInput(`an episode record holds at most ${LIMITS.episodeBlocks} columns, index and features; this one has ${normalized.blocks.length}`);
     const headBytes = Buffer.byteLength(normalized.head, 'utf8');
     const schemaBytes = Buffer.byteLength(normalized.schema, 'utf8');
     const size = rawSize(headBytes + schemaBytes, normalized.blocks);
-    if (size > MAX_RECORD_BYTES) throw badInput(`episode record of ${size} bytes exceeds the limit of ${MAX_RECORD_BYTES}`);
+    if (size > LIMITS.episodeRecordBytes) throw badInput(`episode record of ${size} bytes exceeds the limit of ${LIMITS.episodeRecordBytes}`);
     const id = this.nextId++;
     this.batch.add(id, normalized, headBytes, schemaBytes, size);
     // One promise per commit, shared by its records: they are acknowledged together.
@@ -181,7 +158,11 @@ export class EpisodeLog {
    */
   replay(query?: ReplayQuery): AsyncGenerator<StoredEpisode> {
     this.checkOpen();
-    return this.replayQuery(checkQuery(query));
+    const q = checkQuery(query);
+    return (async function* (log: EpisodeLog) {
+      await log.settled();
+      yield* log.reader.replay(q);
+    })(this);
   }
 
   /** One record by id; E_NOT_FOUND when the stream does not hold it (dropped, failed, damaged or never appended). */
@@ -189,12 +170,8 @@ export class EpisodeLog {
     this.checkOpen();
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) throw badInput(`Expected a non-negative integer record id but received ${String(id)}`);
     await this.settled();
-    for (const segment of this.segments) {
-      const block = segment.blocks.find((b) => b.firstId <= id && id <= b.lastId);
-      if (!block) continue;
-      const found = (await this.readRun(this.runOf(segment, [block]), new Set())).find((r) => r.id === id);
-      if (found) return found;
-    }
+    const found = await this.reader.get(id);
+    if (found) return found;
     throw new CheckpointError('E_NOT_FOUND', `stream "${this.stream}" holds no readable record ${id}`);
   }
 
@@ -332,104 +309,6 @@ export class EpisodeLog {
     const waiting = [this.inflight?.durable, this.pending?.durable];
     if (this.pending) this.kick();
     await Promise.allSettled(waiting);
-  }
-
-  // ---- reading ----------------------------------------------------------------
-
-  private async *replayQuery(q: ReplayQuery): AsyncGenerator<StoredEpisode> {
-    await this.settled();
-    const runs = this.plan(q);
-    const heap = new TinyQueue<StoredEpisode>([], byTimeThenId);
-    const opened = new Set<SegmentInfo>();
-    // Reads run READ_AHEAD runs ahead of the merge, so decoding (on the libuv
-    // pool) overlaps building the records on this thread.
-    const reads = new Map<number, Promise<StoredEpisode[]>>();
-    const fetch = (i: number) => {
-      if (i >= runs.length || reads.has(i)) return;
-      const read = this.readRun(runs[i], opened);
-      read.catch(() => undefined); // awaited below, unless the caller stops early
-      reads.set(i, read);
-    };
-    for (let i = 0; i < READ_AHEAD; i++) fetch(i);
-    for (let i = 0; ;) {
-      // Records of runs not read yet are no earlier than the next run's first time.
-      if (i < runs.length && (heap.length === 0 || runs[i].minTime <= heap.peek()!.time)) {
-        const records = await reads.get(i)!;
-        reads.delete(i);
-        fetch(++i + READ_AHEAD - 1);
-        for (const r of records) if (matches(r, q)) heap.push(r);
-        continue;
-      }
-      const r = heap.pop();
-      if (!r) return;
-      yield r;
-    }
-  }
-
-  /** The reads a query needs: matching index blocks, merged while adjacent, in order of their first time. */
-  private plan(q: ReplayQuery): ReadRun[] {
-    const runs: ReadRun[] = [];
-    for (const segment of this.segments) {
-      let group: IndexBlock[] = [];
-      const flush = () => {
-        if (group.length) runs.push(this.runOf(segment, group));
-        group = [];
-      };
-      for (const b of segment.blocks) {
-        if (!blockMatches(b, q)) {
-          flush();
-          continue;
-        }
-        const prev = group.at(-1);
-        if (prev && (prev.offset + prev.bytes !== b.offset || b.offset + b.bytes - group[0].offset > READ_BYTES)) flush();
-        group.push(b);
-      }
-      flush();
-    }
-    return runs.sort((a, b) => a.minTime - b.minTime || a.firstId - b.firstId);
-  }
-
-  private runOf(segment: SegmentInfo, blocks: IndexBlock[]): ReadRun {
-    const last = blocks[blocks.length - 1];
-    return {
-      segment, offset: blocks[0].offset, bytes: last.offset + last.bytes - blocks[0].offset, blocks: blocks.length,
-      minTime: Math.min(...blocks.map((b) => b.minTime)), firstId: blocks[0].firstId,
-    };
-  }
-
-  private async readRun(run: ReadRun, opened: Set<SegmentInfo>): Promise<StoredEpisode[]> {
-    let read;
-    try {
-      read = await callNativeAsync(() => episodeNative.episodeReadRange(run.segment.path, run.offset, run.bytes, true));
-    } catch (err) {
-      // Retention dropped the segment while this replay was planned on it.
-      if ((err as CheckpointError).code === 'E_NOT_FOUND' && !this.segments.includes(run.segment)) return [];
-      throw err;
-    }
-    if (!opened.has(run.segment)) this.counters.reads.segments++;
-    opened.add(run.segment);
-    this.counters.reads.blocks += run.blocks;
-    this.counters.reads.bytes += run.bytes;
-    for (const d of read.damages) this.reportDamage(run.segment, d);
-    const out: StoredEpisode[] = [];
-    const words = new Uint32Array(read.buffer);
-    const doubles = new Float64Array(read.buffer);
-    for (const start of read.starts) {
-      try {
-        out.push(decodeRecord(read.buffer, start, words, doubles));
-      } catch (err) {
-        this.reportDamage(run.segment, { offset: run.offset, bytes: run.bytes, problem: (err as Error).message });
-      }
-    }
-    this.counters.reads.records += out.length;
-    return out;
-  }
-
-  private reportDamage(segment: SegmentInfo, d: NativeDamage): void {
-    this.counters.damaged++;
-    const damage: EpisodeDamage = { stream: this.stream, segment: segment.seq, ...d };
-    this.ctx.logger.error(damage, 'episode log: damaged bytes skipped');
-    this.ctx.emit('error', errorEvent(new CheckpointError('E_CORRUPT', `stream "${this.stream}" segment ${segment.seq}: ${d.bytes} damaged bytes at byte ${d.offset} skipped (${d.problem})`), damage));
   }
 
   private checkOpen(): void {

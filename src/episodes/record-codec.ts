@@ -8,13 +8,11 @@
 // form, so a decoded column is a view, never a copy.
 import { CheckpointError } from '../errors.js';
 import { DTYPES, isDtype, type Dtype, type TensorDict, type TypedArray } from '../file/tensors.js';
-import type { BlockSource, ColumnHead, FeatureHead, NormalizedRecord, RecordHead, RecordSchema } from './validate.js';
+import type { BlockSource, ColumnHead, FeatureHead, NormalizedRecord, RecordHead, RecordSchema } from '../validate/episode-record.js';
 import type { Column, DataFrame, StoredEpisode } from './types.js';
 
 const HEADER = 40;
 const ENTRY = 8;
-/** Largest raw record the native side accepts (its stored-payload limit). */
-export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 const align8 = (n: number) => (n + 7) & ~7;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

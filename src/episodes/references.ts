@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectCheckpointSync } from '../file/checkpoint-file.js';
 import { NAME } from '../validate/names.js';
-import { checkQuery } from './validate.js';
+import { checkQuery } from '../validate/episode-record.js';
 import type { EpisodeRef, ReplayQuery } from './types.js';
 
 /** The refs of `meta.episodes` (one or a list); a malformed one protects the whole stream it names (or every stream). */

@@ -10,8 +10,8 @@ import type { EpisodeKeep } from '../validate/episode-options.js';
 import { EpisodeLog } from './log.js';
 import { checkStreamName } from '../validate/names.js';
 import { CheckpointReferences } from './references.js';
-import { checkQuery } from './validate.js';
-import type { EpisodeLogOptions, EpisodeRef, EpisodeRetention, ReplayQuery, StoredEpisode } from './types.js';
+import { checkQuery } from '../validate/episode-record.js';
+import type { EpisodeLogOptions, EpisodeRef, StoredEpisode } from './types.js';
 
 export const EPISODES_DIR = '.episodes';
 

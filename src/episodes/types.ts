@@ -1,9 +1,7 @@
 // Public types of the episode log (docs/EPISODES.md).
-import type { Codec } from '../file/checkpoint-file.js';
+import type { Codec } from '../file/types.js';
 import type { Tensor, TensorDict, TypedArray } from '../file/tensors.js';
-
-/** What JSON.stringify and JSON.parse carry unchanged. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+import type { JsonValue } from '../validate/json.js';
 
 /** A frame column: numbers (a TypedArray, or 1-D `{dtype, shape, data}` for float16, bfloat16 and bool) or strings. */
 export type Column = TypedArray | Tensor | string[];

@@ -4,7 +4,7 @@
 // row, raised as an alert.
 import { createHistogram } from 'node:perf_hooks';
 import { errorEvent } from '../events.js';
-import type { CheckpointIndex, CheckpointInfo } from '../file/checkpoint-file.js';
+import type { CheckpointIndex, CheckpointInfo } from '../file/types.js';
 import type { Catalog } from '../durability/catalog.js';
 import { checkpointFileName, type CheckpointRecord } from '../durability/records.js';
 import type { History } from '../durability/history.js';

@@ -4,7 +4,9 @@
 // is missing, forgotten) and the next candidate is tried.
 import { badInput, CheckpointError } from '../errors.js';
 import { errorEvent } from '../events.js';
-import { checkReadOptions, readCheckpoint, type LoadedCheckpoint, type ReadOptions } from '../file/checkpoint-file.js';
+import { readCheckpoint } from '../file/checkpoint-file.js';
+import { checkReadOptions } from '../validate/file-args.js';
+import { type LoadedCheckpoint, type ReadOptions } from '../file/types.js';
 import type { Catalog } from '../durability/catalog.js';
 import { identityProblem, type CheckpointRecord } from '../durability/records.js';
 import { withEpisodes, type ReplayableCheckpoint } from '../episodes/store.js';

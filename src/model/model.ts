@@ -3,11 +3,11 @@
 // the committer makes them durable, the evictor applies retention, the
 // loader reads with fallback.
 import { CheckpointError } from '../errors.js';
-import type { CheckpointInfo } from '../file/checkpoint-file.js';
+import type { CheckpointInfo } from '../file/types.js';
 import type { TensorInput } from '../file/tensors.js';
 import type { Catalog } from '../durability/catalog.js';
 import type { History, HistoryEntry } from '../durability/history.js';
-import type { ReadOptions } from '../file/checkpoint-file.js';
+import type { ReadOptions } from '../file/types.js';
 import { singleBest } from '../policy/ranking.js';
 import type { ModelSettings } from '../validate/policy-options.js';
 import { checkAttach, checkCategory, checkReport, checkSaveContent, checkSnapshot } from '../validate/report.js';

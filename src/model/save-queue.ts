@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import { badInput, callNative, CheckpointError } from '../errors.js';
-import { writeCheckpoint, type Category, type CheckpointIndex, type CheckpointInfo, type Metrics, type WriteOptions } from '../file/checkpoint-file.js';
+import { writeCheckpoint } from '../file/checkpoint-file.js';
+import { type Category, type CheckpointIndex, type CheckpointInfo, type Metrics, type WriteOptions } from '../file/types.js';
 import type { TensorLike, TensorSpec } from '../file/tensors.js';
 import type { Catalog } from '../durability/catalog.js';
 import { checkpointFileName } from '../durability/records.js';

@@ -1,7 +1,7 @@
 // One model's statistics (stats()): what the catalog holds, the tracker's
 // bests and counters, and the save path's queue and latencies.
 import type { RecordableHistogram } from 'node:perf_hooks';
-import type { Category } from '../file/checkpoint-file.js';
+import type { Category } from '../file/types.js';
 import type { Catalog } from '../durability/catalog.js';
 import type { Tracker } from './tracker.js';
 import type { LatencyStats, ModelStats } from './types.js';

@@ -1,7 +1,7 @@
 // The types of one model's API (ModelCheckpoints), and what a model needs
 // from its store.
 import type { Emit } from '../events.js';
-import type { Category, CheckpointInfo, Metrics } from '../file/checkpoint-file.js';
+import type { Category, CheckpointInfo, Metrics } from '../file/types.js';
 import type { TensorInput } from '../file/tensors.js';
 import type { Logger } from '../logger.js';
 import type { Reason } from '../policy/categories.js';

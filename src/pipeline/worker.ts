@@ -3,7 +3,8 @@
 // waits on the disk. Failures come back as values: an Error thrown across
 // the thread boundary would lose its `code`.
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { readCheckpointSync, writeCheckpointSync, type CheckpointFields, type LoadedCheckpoint, type WriteOptions } from '../file/checkpoint-file.js';
+import { readCheckpointSync, writeCheckpointSync } from '../file/checkpoint-file.js';
+import { type CheckpointFields, type LoadedCheckpoint, type WriteOptions } from '../file/types.js';
 import { callNative, CheckpointError, type ErrorCode } from '../errors.js';
 import { native } from '../native.js';
 import { DTYPES, type Dtype, type TensorLike } from '../file/tensors.js';

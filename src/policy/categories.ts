@@ -1,6 +1,6 @@
 // Which category a save belongs to, from the reasons that triggered it: the
 // one rule the policy's decisions and the merging of coalesced saves share.
-import type { Category } from '../file/checkpoint-file.js';
+import type { Category } from '../file/types.js';
 
 export type Reason = 'improved' | 'steps' | 'minutes' | 'always' | 'forced' | 'final';
 

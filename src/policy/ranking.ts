@@ -1,6 +1,6 @@
 // "Best" by the primary metric: the one ordering that load('best'), best(),
 // retention's best window and the quota's order of losses all use.
-import type { Metrics } from '../file/checkpoint-file.js';
+import type { Metrics } from '../file/types.js';
 import type { Direction } from './decide.js';
 
 export type Primary = { name: string; direction: Direction } | null;

@@ -1,6 +1,6 @@
 // What to keep (docs/POLICIES.md): a pure function of one model's durable
 // checkpoints. model/evictor.ts journals the evictions and unlinks off the save path.
-import type { Category, Metrics } from '../file/checkpoint-file.js';
+import type { Category, Metrics } from '../file/types.js';
 import { rankBest, singleBest, type Primary } from './ranking.js';
 
 export interface RetainedRecord {

@@ -1,6 +1,6 @@
 // Options of an episode log (docs/EPISODES.md, "Options"), checked where they
 // enter and resolved against the store's `keep.episodes` default.
-import { CODECS, type Codec } from '../file/checkpoint-file.js';
+import { CODECS, type Codec } from '../file/types.js';
 import { number, object, oneOf } from './checks.js';
 import { LIMITS } from './limits.js';
 

@@ -15,7 +15,7 @@ export const LIMITS = {
   dims: 32,
   /** JSON nesting of meta, context and actions. */
   jsonDepth: 64,
-  /** One episode record, raw. */
+  /** One episode record, raw: the native side's stored-payload limit. */
   episodeRecordBytes: 256 * MiB,
   /** Columns, index and features of one episode record. */
   episodeBlocks: 65_536,

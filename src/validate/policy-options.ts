@@ -1,8 +1,8 @@
 // When to save and what to keep (docs/POLICIES.md): the options open() takes
 // as every model's defaults and model() as one model's overrides, checked
 // and resolved against the preset into one frozen ModelSettings.
-import type { LoadedCheckpoint } from '../file/checkpoint-file.js';
-import { CODECS, type Codec } from '../file/checkpoint-file.js';
+import type { LoadedCheckpoint } from '../file/types.js';
+import { CODECS, type Codec } from '../file/types.js';
 import { badInput } from '../errors.js';
 import { presetConfig, type Direction, type PolicyConfig, type PresetName } from '../policy/decide.js';
 import type { RetentionConfig } from '../policy/retention.js';

@@ -1,7 +1,9 @@
 // The arguments of report(), save() and attach(), checked where they enter.
 import { badInput } from '../errors.js';
-import { CATEGORIES, checkMeta, type Category, type Metrics } from '../file/checkpoint-file.js';
-import { normalizeTensors, type TensorInput, type TensorSpec } from '../file/tensors.js';
+import { CATEGORIES, type Category, type Metrics } from '../file/types.js';
+import { checkMeta } from './json.js';
+import { type TensorInput, type TensorSpec } from '../file/tensors.js';
+import { normalizeTensors } from './tensors.js';
 import type { SnapshotMode } from './store-options.js';
 
 export interface CheckedReport {

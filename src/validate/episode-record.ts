@@ -2,10 +2,13 @@
 // the codec writes: a JSON head and a list of byte blocks. Every problem is an
 // E_BAD_INPUT naming the field, thrown before anything is copied or appended.
 import { badInput, CheckpointError } from '../errors.js';
-import { DTYPES, impliedDtype, normalizeTensors, type Dtype, type TensorDict, type TensorLike, type TypedArray } from '../file/tensors.js';
-import { checkJson } from './json-value.js';
-import { checkModelName } from '../validate/names.js';
-import type { Column, DataFrame, EpisodeRecord, ReplayQuery } from './types.js';
+import { DTYPES, impliedDtype, type Dtype, type TensorDict, type TensorLike, type TypedArray } from '../file/tensors.js';
+import { normalizeTensors } from './tensors.js';
+import { describe } from './checks.js';
+import { checkJson } from './json.js';
+import { LIMITS } from './limits.js';
+import { checkModelName } from './names.js';
+import type { Column, DataFrame, EpisodeRecord, ReplayQuery } from '../episodes/types.js';
 
 /** One block of a record: its bytes (any view) and the element size shuffle+zstd plans by. */
 export interface BlockSource {
@@ -47,15 +50,6 @@ export interface NormalizedRecord {
 }
 
 const FIELDS = ['time', 'model', 'episode', 'step', 'action', 'reward', 'context', 'frame', 'features'];
-const MAX_EPISODE_CHARS = 256;
-const MAX_COLUMN_NAME_BYTES = 1024;
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return `${typeof value === 'string' ? JSON.stringify(value) : String(value)} of type ${typeof value}`;
-}
 
 /** Reward as JSON: the numbers JSON cannot write (NaN, ±Infinity, -0) as their names. */
 export function encodeReward(reward: number): number | string {
@@ -65,8 +59,8 @@ export function encodeReward(reward: number): number | string {
 export function checkEpisodeId(value: unknown, what: string): asserts value is number | string | undefined {
   if (value === undefined) return;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return;
-  if (typeof value === 'string' && value.length > 0 && value.length <= MAX_EPISODE_CHARS && value.isWellFormed()) return;
-  throw badInput(`Expected a non-negative integer or a non-empty string of at most ${MAX_EPISODE_CHARS} characters for ${what} but received ${describe(value)}`);
+  if (typeof value === 'string' && value.length > 0 && value.length <= LIMITS.episodeIdChars && value.isWellFormed()) return;
+  throw badInput(`Expected a non-negative integer or a non-empty string of at most ${LIMITS.episodeIdChars} characters for ${what} but received ${describe(value)}`);
 }
 
 /** Validates a replay query (also the body of an EpisodeRef). */
@@ -129,8 +123,8 @@ function frameBlocks(frame: unknown, blocks: BlockSource[], schema: RecordSchema
   const length = { n: 0 };
   for (const name of Object.keys(columns)) {
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only long names need counting.
-    if ((name.length * 3 > MAX_COLUMN_NAME_BYTES && Buffer.byteLength(name, 'utf8') > MAX_COLUMN_NAME_BYTES) || !name.isWellFormed())
-      throw badInput(`frame column name "${name.slice(0, 40)}" must be well-formed and at most ${MAX_COLUMN_NAME_BYTES} bytes`);
+    if ((name.length * 3 > LIMITS.columnNameBytes && Buffer.byteLength(name, 'utf8') > LIMITS.columnNameBytes) || !name.isWellFormed())
+      throw badInput(`frame column name "${name.slice(0, 40)}" must be well-formed and at most ${LIMITS.columnNameBytes} bytes`);
     heads.push(columnBlock(name, (columns as Record<string, Column>)[name], blocks, length));
     if (rows === null) [rows, first] = [length.n, name];
     else if (length.n !== rows) throw badInput(`frame columns differ in length: "${first}" has ${rows} rows, "${name}" has ${length.n}`);
