@@ -414,6 +414,17 @@ describe('every.minutes through the store', () => {
 });
 
 describe('list(), best(), latest(), history()', () => {
+  it('keeps a metric named __proto__ as a metric: in the checkpoint, its load and the history', async () => {
+    const { store } = await fresh({ always: true });
+    const m = store.model('m');
+    const metrics = JSON.parse('{"__proto__": 0.5, "loss": 1}') as Record<string, number>;
+    const info = (await m.report({ step: 1, metrics, tensors: tensorsFor(1) }).durable)!;
+    for (const got of [info.metrics, (await m.load(info.seq!)).metrics, m.history().at(-1)!.metrics]) {
+      expect(Object.keys(got)).toEqual(['__proto__', 'loss']);
+      expect(Object.getOwnPropertyDescriptor(got, '__proto__')?.value).toBe(0.5);
+    }
+  });
+
   it('answer from memory with the kept checkpoints', async () => {
     const { store } = await fresh({ ...LOSS, every: { steps: 10 }, improvement: { minRelative: 0 } });
     const m = store.model('m');

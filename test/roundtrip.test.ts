@@ -64,6 +64,14 @@ describe('round trip', () => {
     expect(sameBytes(loaded.tensors.big.data, big)).toBe(true);
   });
 
+  it('takes a Node Buffer (a Uint8Array subclass) as a uint8 tensor', async () => {
+    const path = join(dir, 'buffer.tkpt');
+    await writeCheckpoint(path, { b: Buffer.from([1, 2, 250]) });
+    const loaded = await readCheckpoint(path);
+    expect(loaded.tensors.b.dtype).toBe('uint8');
+    expect(Array.from(loaded.tensors.b.data as Uint8Array)).toEqual([1, 2, 250]);
+  });
+
   it('stores incompressible chunks raw whatever the codec asked for', async () => {
     const noise = new Uint8Array(64 * 1024);
     for (let i = 0; i < noise.length; i += 65536) crypto.getRandomValues(noise.subarray(i, i + 65536));

@@ -56,9 +56,18 @@ const IMPLIED_DTYPE = new Map<unknown, Dtype>([
   [Uint32Array, 'uint32'], [Uint16Array, 'uint16'], [Uint8Array, 'uint8'], [Uint8ClampedArray, 'uint8'],
 ]);
 
-/** The dtype a bare TypedArray implies (undefined for anything else); its buffer may still be detached. */
+/**
+ * The dtype a bare TypedArray implies (undefined for anything else); its
+ * buffer may still be detached. A subclass implies its base class's dtype:
+ * a Node Buffer is a Uint8Array.
+ */
 export function impliedDtype(value: unknown): Dtype | undefined {
-  return ArrayBuffer.isView(value) ? IMPLIED_DTYPE.get(value.constructor) : undefined;
+  if (!ArrayBuffer.isView(value)) return undefined;
+  for (let c: unknown = value.constructor; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
+    const dtype = IMPLIED_DTYPE.get(c);
+    if (dtype) return dtype;
+  }
+  return undefined;
 }
 
 /** A validated tensor, ready for the addon. */
