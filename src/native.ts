@@ -32,8 +32,43 @@ export interface NativeReader {
   close(): void;
 }
 
+/**
+ * Every limit the checkpoint reader enforces (native/core/format_limits.h),
+ * defined once there: the native writer refuses (E_BAD_INPUT) whatever the
+ * reader would refuse (E_CORRUPT), and TypeScript checks can use the same
+ * numbers. Frozen.
+ */
+export interface NativeLimits {
+  /** Largest index JSON (names, shapes, chunk table, meta, metrics, ...), in bytes: 64 MiB. */
+  readonly maxIndexBytes: number;
+  /** chunkBytes: a multiple of chunkAlignment in [minChunkBytes, maxChunkBytes] (4 KiB .. 256 MiB). */
+  readonly minChunkBytes: number;
+  readonly maxChunkBytes: number;
+  readonly defaultChunkBytes: number;
+  readonly chunkAlignment: number;
+  /** UTF-8 bytes of a tensor name: 1024. */
+  readonly maxNameBytes: number;
+  /** Dimensions of a shape: 32. */
+  readonly maxDims: number;
+  /** Bytes of one tensor: 2^53. */
+  readonly maxTensorBytes: number;
+  /** zstd level: 1 .. 19. */
+  readonly minLevel: number;
+  readonly maxLevel: number;
+  /** Nesting depth of the index JSON, so of `meta`: 64. */
+  readonly maxJsonDepth: number;
+  /** A zstd chunk's raw length is below stored length × this (32768). */
+  readonly maxZstdExpansion: number;
+  /** Payload of one journal or history record: 16 MiB. */
+  readonly maxJournalRecordBytes: number;
+  /** Payload of one episode record: 256 MiB; blocks per record: 65536. */
+  readonly maxEpisodePayloadBytes: number;
+  readonly maxEpisodeBlocks: number;
+}
+
 export interface NativeAddon {
   formatVersion: number;
+  limits: NativeLimits;
   writeCheckpoint(path: string, tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, async: false): NativeWriteResult;
   writeCheckpoint(path: string, tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, async: true): Promise<NativeWriteResult>;
   openReader(path: string, async: false): NativeReader;
