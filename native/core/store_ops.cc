@@ -1,11 +1,16 @@
 #include "store_ops.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "errors.h"
 #include "file_io.h"
 #include "syscall_seam.h"
 
@@ -23,14 +28,20 @@ void remove_file(const std::string& path) {
 }
 
 size_t clear_tmp_dir(const std::string& dir) {
+  FdCloser dir_fd{open_dir(dir)};
+  FdCloser tmp_fd{open_subdir(dir_fd.fd, dir, ".tmp", false, false)};
+  if (tmp_fd.fd < 0) return 0;  // no .tmp: nothing was ever left there
   const std::string tmp = dir + "/.tmp";
   // Listing does not change the disk, so it may bypass the seam; the
-  // unlinks and the fsync do not.
+  // unlinks and the fsync do not. The listing reads a duplicate of the
+  // descriptor: the names are those of the directory we opened.
   std::vector<std::string> names;
-  DIR* d = ::opendir(tmp.c_str());
+  int list_fd = ::fcntl(tmp_fd.fd, F_DUPFD_CLOEXEC, 0);
+  DIR* d = list_fd < 0 ? nullptr : ::fdopendir(list_fd);
   if (!d) {
-    if (errno == ENOENT) return 0;
-    throw_sys_error("opendir", tmp, errno);
+    int err = errno;
+    if (list_fd >= 0) ::close(list_fd);
+    throw_sys_error("opendir", tmp, err);
   }
   errno = 0;
   while (const dirent* e = ::readdir(d)) {
@@ -44,12 +55,13 @@ size_t clear_tmp_dir(const std::string& dir) {
   size_t removed = 0;
   for (const std::string& name : names) {
     const std::string path = tmp + "/" + name;
-    if (sys::unlink(path.c_str()) == 0)
+    // unlinkat removes a symbolic link itself, never what it points at.
+    if (sys::unlinkat(tmp_fd.fd, name.c_str(), path.c_str(), 0) == 0)
       removed++;
     else if (errno != ENOENT)
       throw_sys_error("unlink", path, errno);
   }
-  if (removed > 0) fsync_dir(tmp);
+  if (removed > 0 && sys::fsync(tmp_fd.fd) != 0) throw_sys_error("fsync", tmp, errno);
   return removed;
 }
 

@@ -20,6 +20,9 @@ void remove_file(const std::string& path);
 // Unlinks every entry of <dir>/.tmp/ (leftovers of interrupted writes) and
 // fsyncs .tmp when anything was removed. Returns how many were removed; a
 // missing .tmp is 0.
+// .tmp is opened with O_NOFOLLOW and emptied with unlinkat relative to it:
+// a .tmp that is a symbolic link (or anything but a directory) is
+// Error(Io) naming what it is, and nothing outside the store is touched.
 size_t clear_tmp_dir(const std::string& dir);
 
 }  // namespace tk

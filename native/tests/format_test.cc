@@ -350,7 +350,8 @@ static void test_hostile_header_footer() {
 
   tkt::TempDir dir;
   CHECK_THROWS_CODE(tk::CheckpointReader(dir / "missing.tkpt"), ErrorCode::NotFound, "missing.tkpt");
-  CHECK_THROWS_CODE(tk::CheckpointReader(dir.path()), ErrorCode::Io, dir.path() + ": ");  // a directory is no checkpoint
+  // A directory is no checkpoint: unreadable like a corrupt one, and said so.
+  CHECK_THROWS_CODE(tk::CheckpointReader(dir.path()), ErrorCode::Corrupt, dir.path() + " is a directory, not a regular file");
 }
 
 // ---- what the writer refuses is what the reader refuses --------------------
