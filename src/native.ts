@@ -84,21 +84,47 @@ export interface NativeAddon {
   /** The calls recorded by a `trace` plan since it was set, oldest first; clears them. */
   takeFaultTrace(): NativeTraceEntry[];
 
-  // Store primitives (native/addon/store_bindings.cc); all synchronous.
+  // Store primitives (native/addon/store_bindings.cc). Every file system
+  // call goes through the fault seam. The operations with a trailing `async`
+  // flag run on the calling thread when it is false or omitted, and on a
+  // libuv thread behind a Promise when it is true.
   /** Opens (creating) a framed journal for appending; see src/journal.ts. */
   journalOpen(path: string): NativeJournal;
   /** Every intact frame from the start; a missing file is an empty scan. */
   journalScan(path: string): NativeJournalScan;
   /** Cuts a file to `length` bytes and fsyncs it; never grows it (E_BAD_INPUT). */
-  truncateFile(path: string, length: number): void;
-  /** Replaces the file via .tmp/ + fsync + rename + directory fsync. */
-  writeFileAtomic(path: string, data: Uint8Array): void;
-  /** Unlinks and fsyncs the directory; a missing file is not an error. */
-  removeFile(path: string): void;
-  /** Unlinks every entry of `<dir>/.tmp/`; returns how many (0 without .tmp). */
-  clearTmpDir(dir: string): number;
-  /** Creates one directory level if missing. */
+  truncateFile(path: string, length: number, async?: false): void;
+  truncateFile(path: string, length: number, async: true): Promise<void>;
+  /** Replaces the file via .tmp/ + fsync + rename + directory fsync. The async form writes a copy of `data`. */
+  writeFileAtomic(path: string, data: Uint8Array, async?: false): void;
+  writeFileAtomic(path: string, data: Uint8Array, async: true): Promise<void>;
+  /** Unlinks (a symbolic link itself, never its target) and fsyncs the directory; a missing file is not an error. */
+  removeFile(path: string, async?: false): void;
+  removeFile(path: string, async: true): Promise<void>;
+  /** Unlinks every entry of `<dir>/.tmp/`; returns how many (0 without .tmp). A `.tmp` that is not a real directory is E_IO. */
+  clearTmpDir(dir: string, async?: false): number;
+  clearTmpDir(dir: string, async: true): Promise<number>;
+  /** Creates one directory level if missing; an existing entry must be a real directory (a symbolic link is E_IO). */
   ensureDir(path: string): void;
+  /**
+   * Creates every missing level of `path` (mkdir through the seam) and fsyncs
+   * the parent of each level it made, so a power cut cannot take a new store
+   * or model directory away. Existing levels are followed wherever they lead
+   * (links above the store are the caller's business). Returns the levels
+   * made, outermost first. A level that is not a directory is E_BAD_INPUT; a
+   * file system that refuses the mkdir (/proc, /sys, read-only) is E_IO.
+   */
+  makeDirs(path: string, async?: false): string[];
+  makeDirs(path: string, async: true): Promise<string[]>;
+  /**
+   * Moves the entry `file` of `dir` (a plain name) into `<dir>/.quarantine/`
+   * (made durably if missing; E_IO if it is a symbolic link or not a
+   * directory) as `<file>.<ms since epoch>` (`-2`, `-3`, ... if taken), then
+   * fsyncs both directories. The entry itself moves, whatever it is. Returns
+   * its new path. A missing file is E_NOT_FOUND.
+   */
+  moveToQuarantine(dir: string, file: string, async?: false): string;
+  moveToQuarantine(dir: string, file: string, async: true): Promise<string>;
   fsyncDir(path: string): void;
   /** Exclusive non-blocking flock; E_LOCKED names the holder's pid. */
   lockFile(path: string): NativeLock;

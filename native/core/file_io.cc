@@ -137,6 +137,55 @@ int open_subdir(int dirfd, const std::string& dir, const std::string& name, bool
   return guard.release();
 }
 
+std::vector<std::string> make_dirs(const std::string& path) {
+  if (path.empty() || path.find('\0') != std::string::npos)
+    throw Error(ErrorCode::BadInput, "makeDirs needs a non-empty path without NUL bytes");
+  // The levels of the path, each a prefix of it ("a/b/c": a, a/b, a/b/c).
+  std::vector<std::string> levels;
+  for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    std::string level = path.substr(0, end);
+    while (level.size() > 1 && level.back() == '/') level.pop_back();
+    if (!level.empty() && (levels.empty() || level != levels.back())) levels.push_back(level);
+    if (end == std::string::npos) break;
+  }
+  // The deepest level that exists (stat follows links: existing levels are
+  // the caller's); everything below it is made here, one level at a time.
+  size_t first_missing = levels.size();
+  while (first_missing > 0) {
+    struct stat st;
+    const std::string& level = levels[first_missing - 1];
+    if (::stat(level.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode))
+        throw Error(ErrorCode::BadInput, "cannot make " + path + ": " + level + " is " + file_kind(st.st_mode) +
+                                             ", not a directory", ENOTDIR);
+      break;
+    }
+    // ENOTDIR: a level above is not a directory; the walk up finds and names it.
+    if (errno != ENOENT && errno != ENOTDIR)  // EACCES, ELOOP, ENAMETOOLONG: say so, never loop
+      throw Error(ErrorCode::Io, "cannot make " + path + ": stat " + level + ": " + std::strerror(errno), errno);
+    first_missing--;
+  }
+  std::vector<std::string> created;
+  for (size_t i = first_missing; i < levels.size(); i++) {
+    const std::string& level = levels[i];
+    if (sys::mkdir(level.c_str(), 0755) != 0) {
+      int err = errno;
+      if (err == EEXIST) {  // made meanwhile by someone else: it must be a directory
+        struct stat st;
+        if (::stat(level.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+        throw Error(ErrorCode::BadInput, "cannot make " + path + ": " + level + " exists and is not a directory", err);
+      }
+      if (err == ENOSPC || err == EDQUOT) throw_sys_error("mkdir", level, err);
+      // /proc, /sys, a read-only mount: the file system refuses, and saying
+      // so (with the path) is all there is to do.
+      throw Error(ErrorCode::Io, "cannot make " + path + ": mkdir " + level + ": " + std::strerror(err), err);
+    }
+    created.push_back(level);
+    fsync_dir(i == 0 ? dirname_of(level) : levels[i - 1]);
+  }
+  return created;
+}
+
 namespace {
 std::atomic<uint64_t> g_temp_counter{0};
 constexpr uint64_t kWritebackBytes = 8ull << 20;

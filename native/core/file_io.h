@@ -73,6 +73,15 @@ struct FdCloser {
   int release() { int f = fd; fd = -1; return f; }
 };
 
+// Creates every missing level of `path` (mkdir through the seam, mode 0755)
+// and fsyncs the parent of each level it created, so a power cut cannot
+// take a new directory away. Existing levels are followed wherever they
+// lead (the caller's path); the levels made here are real directories. A
+// level that exists and is not a directory is Error(BadInput) naming it; a
+// mkdir the file system refuses (/proc, /sys, read-only) is Error(Io).
+// Returns the levels created, outermost first.
+std::vector<std::string> make_dirs(const std::string& path);
+
 // Writes a new file that becomes visible under its final name only once it is
 // complete and on stable storage: O_EXCL temp file in <dir>/.tmp/, pwrite,
 // fsync(file), rename, fsync(dir). Destroying an uncommitted AtomicFile

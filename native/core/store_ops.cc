@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 
 #include <cerrno>
 #include <cstring>
@@ -63,6 +64,34 @@ size_t clear_tmp_dir(const std::string& dir) {
   }
   if (removed > 0 && sys::fsync(tmp_fd.fd) != 0) throw_sys_error("fsync", tmp, errno);
   return removed;
+}
+
+std::string move_to_quarantine(const std::string& dir, const std::string& file) {
+  if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos ||
+      file.find('\0') != std::string::npos)
+    throw Error(ErrorCode::BadInput, "quarantine: \"" + file + "\" is not the name of an entry of " + dir);
+  FdCloser dir_fd{open_dir(dir)};
+  struct stat st;
+  if (::fstatat(dir_fd.fd, file.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys_error("quarantine", dir + "/" + file, errno);
+  const std::string qdir = dir + "/.quarantine";
+  FdCloser q_fd{open_subdir(dir_fd.fd, dir, ".quarantine", true, true)};
+  const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string target = file + "." + std::to_string(ms);
+  // We hold the model's LOCK: nobody else names entries of .quarantine
+  // between this check and the rename. The bound only guards a directory
+  // that answers "exists" to everything.
+  for (int n = 2; ::fstatat(q_fd.fd, target.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0; n++) {
+    if (n > 1000) throw Error(ErrorCode::Io, "quarantine: no free name for " + file + " in " + qdir);
+    target = file + "." + std::to_string(ms) + "-" + std::to_string(n);
+  }
+  const std::string from = dir + "/" + file, to = qdir + "/" + target;
+  if (sys::renameat(dir_fd.fd, file.c_str(), from.c_str(), q_fd.fd, target.c_str(), to.c_str()) != 0)
+    throw_sys_error("rename", from, errno);
+  // Both directories changed: the new entry and the removed one.
+  if (sys::fsync(q_fd.fd) != 0) throw_sys_error("fsync", qdir, errno);
+  if (sys::fsync(dir_fd.fd) != 0) throw_sys_error("fsync", dir, errno);
+  return to;
 }
 
 }  // namespace tk

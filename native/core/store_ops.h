@@ -1,7 +1,8 @@
 // Directory-level operations of a model directory (DESIGN.md §4, §5):
 // atomic replacement of a small file (catalog.json), durable removal, and
 // emptying .tmp/ at open. Every system call that changes the disk goes
-// through syscall_seam; ensure_dir, fsync_dir and FileLock are in file_io.
+// through syscall_seam; ensure_dir, make_dirs, fsync_dir and FileLock are in
+// file_io.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -24,5 +25,14 @@ void remove_file(const std::string& path);
 // a .tmp that is a symbolic link (or anything but a directory) is
 // Error(Io) naming what it is, and nothing outside the store is touched.
 size_t clear_tmp_dir(const std::string& dir);
+
+// Moves the entry `file` of `dir` (a plain name: no '/') into
+// <dir>/.quarantine/ (made, durably, when missing; never followed when it is
+// a symbolic link: Error(Io)) under a name no other entry there has,
+// "<file>.<ms since epoch>" (a "-2", "-3", ... suffix when taken), then
+// fsyncs .quarantine and `dir`. The entry itself is moved, whatever it is
+// (a symbolic link stays a link and its target is untouched). Returns the
+// new path. A missing file is Error(NotFound).
+std::string move_to_quarantine(const std::string& dir, const std::string& file);
 
 }  // namespace tk
