@@ -125,6 +125,14 @@ export interface NativeAddon {
    */
   moveToQuarantine(dir: string, file: string, async?: false): string;
   moveToQuarantine(dir: string, file: string, async: true): Promise<string>;
+  /**
+   * The whole of a small store file (catalog.json, an episode index), which
+   * must be a regular file: opened O_NOFOLLOW | O_NONBLOCK and checked, so a
+   * FIFO or symbolic link in its place is E_IO at once (readFileSync would
+   * block forever on a FIFO, or follow the link). A missing file is E_NOT_FOUND.
+   */
+  readStoreFile(path: string, async?: false): Buffer;
+  readStoreFile(path: string, async: true): Promise<Buffer>;
   fsyncDir(path: string): void;
   /** Exclusive non-blocking flock; E_LOCKED names the holder's pid. */
   lockFile(path: string): NativeLock;

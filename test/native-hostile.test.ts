@@ -294,6 +294,19 @@ describe('store operations through the seam, sync and async', () => {
     expectNativeThrow(() => native.moveToQuarantine(dir, '../x'), 'E_BAD_INPUT', 'is not the name of an entry');
   }, T);
 
+  it('readStoreFile reads a regular file; a FIFO or link in place of catalog.json is E_IO at once, not a blocked read', async () => {
+    const dir = fresh();
+    writeFileSync(join(dir, 'catalog.json'), '{"version":1}');
+    expect(native.readStoreFile(join(dir, 'catalog.json')).toString()).toBe('{"version":1}');
+    expect((await native.readStoreFile(join(dir, 'catalog.json'), true)).toString()).toBe('{"version":1}');
+    mkfifo(join(dir, 'fifo.json'));
+    expectNativeThrow(() => native.readStoreFile(join(dir, 'fifo.json')), 'E_IO', 'fifo.json is a FIFO, not a regular file');
+    await expectNativeReject(native.readStoreFile(join(dir, 'fifo.json'), true), 'E_IO', 'is a FIFO');
+    symlinkSync(join(dir, 'catalog.json'), join(dir, 'link.json'));
+    expectNativeThrow(() => native.readStoreFile(join(dir, 'link.json')), 'E_IO', 'is a symbolic link, not a regular file');
+    expectNativeThrow(() => native.readStoreFile(join(dir, 'none.json')), 'E_NOT_FOUND', 'none.json');
+  }, T);
+
   it('the async forms of writeFileAtomic, truncateFile, removeFile and clearTmpDir run off the event loop', async () => {
     const dir = fresh();
     const path = join(dir, 'catalog.json');

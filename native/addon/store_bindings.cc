@@ -204,6 +204,16 @@ Napi::Value MakeDirs(const Napi::CallbackInfo& info) {
                                        });
 }
 
+// readStoreFile(path, async?) -> Buffer: the whole file, which must be a
+// regular file (a FIFO or symbolic link is E_IO at once, never a blocked read)
+Napi::Value ReadStoreFile(const Napi::CallbackInfo& info) {
+  std::string path = get_path(info[0], "path");
+  return run<std::string>(info.Env(), info[1].ToBoolean(), [=] { return read_store_file(path); },
+                          [](Napi::Env env, std::string& bytes) -> Napi::Value {
+                            return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+                          });
+}
+
 // moveToQuarantine(dir, file, async?) -> the path the file now has
 Napi::Value MoveToQuarantine(const Napi::CallbackInfo& info) {
   std::string dir = get_path(info[0], "dir");
@@ -239,6 +249,7 @@ void register_store_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("ensureDir", Napi::Function::New(env, EnsureDir));
   exports.Set("makeDirs", Napi::Function::New(env, MakeDirs));
   exports.Set("moveToQuarantine", Napi::Function::New(env, MoveToQuarantine));
+  exports.Set("readStoreFile", Napi::Function::New(env, ReadStoreFile));
   exports.Set("fsyncDir", Napi::Function::New(env, FsyncDir));
   exports.Set("lockFile", Napi::Function::New(env, LockWrap::Acquire));
 }

@@ -66,6 +66,13 @@ size_t clear_tmp_dir(const std::string& dir) {
   return removed;
 }
 
+std::string read_store_file(const std::string& path) {
+  ReadOnlyFile file(path, ErrorCode::Io);
+  std::string bytes(size_t(file.size()), '\0');
+  file.read_exact(bytes.data(), bytes.size(), 0);
+  return bytes;
+}
+
 std::string move_to_quarantine(const std::string& dir, const std::string& file) {
   if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos ||
       file.find('\0') != std::string::npos)

@@ -26,6 +26,13 @@ void remove_file(const std::string& path);
 // Error(Io) naming what it is, and nothing outside the store is touched.
 size_t clear_tmp_dir(const std::string& dir);
 
+// Reads a whole small store file (catalog.json, an episode index) that must
+// be a regular file: opened like every store file (O_NOFOLLOW | O_NONBLOCK,
+// then fstat), so a FIFO or symbolic link in its place is Error(Io) at once
+// rather than a read that blocks the caller forever or follows the link.
+// A missing file is Error(NotFound).
+std::string read_store_file(const std::string& path);
+
 // Moves the entry `file` of `dir` (a plain name: no '/') into
 // <dir>/.quarantine/ (made, durably, when missing; never followed when it is
 // a symbolic link: Error(Io)) under a name no other entry there has,

@@ -247,8 +247,23 @@ static void test_ensure_dir_refuses_links() {
   CHECK_THROWS_CODE(tk::ensure_dir(dir / "f"), ErrorCode::Io, dir / "f is a regular file, not a directory");
 }
 
+static void test_read_store_file() {
+  tkt::TempDir dir, outside;
+  tkt::write_file(dir / "catalog.json", "{\"version\":1}");
+  CHECK(tk::read_store_file(dir / "catalog.json") == "{\"version\":1}");
+  tkt::write_file(dir / "empty", "");
+  CHECK(tk::read_store_file(dir / "empty").empty());
+  CHECK_THROWS_CODE(tk::read_store_file(dir / "missing.json"), ErrorCode::NotFound, dir / "missing.json");
+  CHECK(::mkfifo((dir / "fifo.json").c_str(), 0600) == 0);
+  CHECK_THROWS_CODE(tk::read_store_file(dir / "fifo.json"), ErrorCode::Io, dir / "fifo.json is a FIFO, not a regular file");
+  tkt::write_file(outside / "other.json", "{}");
+  CHECK(::symlink((outside / "other.json").c_str(), (dir / "link.json").c_str()) == 0);
+  CHECK_THROWS_CODE(tk::read_store_file(dir / "link.json"), ErrorCode::Io, "is a symbolic link, not a regular file");
+  CHECK_THROWS_CODE(tk::read_store_file(dir.path()), ErrorCode::Io, "is a directory, not a regular file");
+}
+
 int main() {
   ::alarm(60);  // a hang fails the test instead of stalling the run
   return tkt::run("store_ops_test", {test_make_dirs, test_quarantine, test_quarantine_refuses_a_linked_quarantine,
-                                     test_clear_tmp_dir_relative, test_ensure_dir_refuses_links});
+                                     test_clear_tmp_dir_relative, test_ensure_dir_refuses_links, test_read_store_file});
 }
