@@ -63,6 +63,21 @@ function newestFile(dir: string): string {
   return readdirSync(dir).filter((f) => f.endsWith('.tkpt')).sort().at(-1)!;
 }
 
+/**
+ * A store whose model "m" holds two checkpoints (steps 1 and 2), closed;
+ * returns the directory of "m" and the file of step 2.
+ */
+async function modelWithTwoSaves(dir: string): Promise<{ modelDir: string; second: string }> {
+  const store = await openStore(dir);
+  const m = store.model('m');
+  await m.save({ w: weights(64, 1) }, { step: 1 });
+  await m.save({ w: weights(64, 2) }, { step: 2 });
+  await store.close();
+  opened.splice(opened.indexOf(store), 1);
+  const modelDir = join(dir, 'm');
+  return { modelDir, second: newestFile(modelDir) };
+}
+
 async function openStore(dir: string): Promise<CheckpointManager> {
   const store = await open(dir, { logger: silentLogger, handleSignals: false });
   opened.push(store);
@@ -162,18 +177,12 @@ describe('crafted files that claim more than they hold', () => {
 
   it('a listed checkpoint replaced by such a file: resume() falls back to the one before', async () => {
     const dir = fresh();
-    let store = await openStore(dir);
-    let m = store.model('m');
-    await m.save({ w: weights(64, 1) }, { step: 1 });
-    await m.save({ w: weights(64, 2) }, { step: 2 });
-    await store.close();
-    opened.length = 0;
-    writeFileSync(join(dir, 'm', newestFile(join(dir, 'm'))), claims(64, 256 * 2 ** 20));
-    store = await openStore(dir);
-    m = store.model('m');
-    const resumed = await m.resume();
+    const { modelDir, second } = await modelWithTwoSaves(dir);
+    writeFileSync(join(modelDir, second), claims(64, 256 * 2 ** 20));
+    const store = await openStore(dir);
+    const resumed = await store.model('m').resume();
     expect(resumed?.info.step).toBe(1);
-    expect(readdirSync(join(dir, 'm', '.quarantine'))).toHaveLength(1);
+    expect(readdirSync(join(modelDir, '.quarantine'))).toHaveLength(1);
   }, T);
 });
 
@@ -187,21 +196,14 @@ describe('special files and symbolic links in place of store files', () => {
 
   it('a FIFO in place of a listed checkpoint: load() settles, falls back, and the FIFO goes to .quarantine', async () => {
     const dir = fresh();
-    let store = await openStore(dir);
-    let m = store.model('m');
-    await m.save({ w: weights(64, 1) }, { step: 1 });
-    await m.save({ w: weights(64, 2) }, { step: 2 });
-    await store.close();
-    opened.length = 0;
-    const second = newestFile(join(dir, 'm'));
-    unlinkSync(join(dir, 'm', second));
-    mkfifo(join(dir, 'm', second));
-    store = await openStore(dir);
-    m = store.model('m');
-    const loaded = await m.load('latest');
+    const { modelDir, second } = await modelWithTwoSaves(dir);
+    unlinkSync(join(modelDir, second));
+    mkfifo(join(modelDir, second));
+    const store = await openStore(dir);
+    const loaded = await store.model('m').load('latest');
     expect(loaded.info.step).toBe(1);
-    const [moved] = readdirSync(join(dir, 'm', '.quarantine'));
-    expect(lstatSync(join(dir, 'm', '.quarantine', moved)).isFIFO()).toBe(true);
+    const [moved] = readdirSync(join(modelDir, '.quarantine'));
+    expect(lstatSync(join(modelDir, '.quarantine', moved)).isFIFO()).toBe(true);
   }, T);
 
   it('LOCK a symbolic link to a file: E_IO, and the file keeps its bytes (a dangling link creates nothing)', async () => {
