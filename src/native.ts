@@ -22,6 +22,11 @@ export interface NativeWriteResult {
   indexJson: string;
 }
 
+export interface NativeOpenOptions {
+  /** Read through a symbolic link at the path (default false: refused). */
+  followLinks?: boolean;
+}
+
 export interface NativeReader {
   readonly indexJson: string;
   readonly fileBytes: number;
@@ -71,8 +76,13 @@ export interface NativeAddon {
   limits: NativeLimits;
   writeCheckpoint(path: string, tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, async: false): NativeWriteResult;
   writeCheckpoint(path: string, tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, async: true): Promise<NativeWriteResult>;
-  openReader(path: string, async: false): NativeReader;
-  openReader(path: string, async: true): Promise<NativeReader>;
+  /**
+   * Anything but a regular file at `path` is E_CORRUPT naming what it is; a
+   * symbolic link too, unless `followLinks` (for a path the caller chose: a
+   * store reads only its own files). A link to a FIFO or device is refused either way.
+   */
+  openReader(path: string, async: false, options?: NativeOpenOptions): NativeReader;
+  openReader(path: string, async: true, options?: NativeOpenOptions): Promise<NativeReader>;
   /** Copies every source into `destination` at the matching offset, on `threads` threads. */
   snapshot(sources: ArrayBufferView[], destination: ArrayBufferView, offsets: number[], threads?: number): void;
   /** xxh3-64 of the bytes, as 16 hex digits. */

@@ -206,6 +206,19 @@ describe('special files and symbolic links in place of store files', () => {
     expect(lstatSync(join(modelDir, '.quarantine', moved)).isFIFO()).toBe(true);
   }, T);
 
+  it('a symbolic link in place of a checkpoint is E_CORRUPT; the low-level reader follows one only when asked', async () => {
+    const dir = fresh();
+    writeCheckpointSync(join(dir, 'real.tkpt'), { w: weights(16) }, {});
+    symlinkSync(join(dir, 'real.tkpt'), join(dir, 'link.tkpt'));
+    expectThrowsCode(() => readCheckpointSync(join(dir, 'link.tkpt')), 'E_CORRUPT', 'link.tkpt is a symbolic link, not a regular file');
+    const reader = await native.openReader(join(dir, 'link.tkpt'), true, { followLinks: true });
+    expect(JSON.parse(reader.indexJson).tensors[0].name).toBe('w');
+    reader.close();
+    mkfifo(join(dir, 'fifo'));
+    symlinkSync(join(dir, 'fifo'), join(dir, 'to-fifo.tkpt'));
+    expectNativeThrow(() => native.openReader(join(dir, 'to-fifo.tkpt'), false, { followLinks: true }), 'E_CORRUPT', 'is a FIFO');
+  }, T);
+
   it('LOCK a symbolic link to a file: E_IO, and the file keeps its bytes (a dangling link creates nothing)', async () => {
     const dir = fresh();
     const outside = fresh();

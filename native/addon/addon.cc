@@ -143,10 +143,13 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
   std::shared_ptr<CheckpointReader> reader_;
 };
 
+// openReader(path, async, options?: {followLinks?: boolean})
 Napi::Value OpenReader(const Napi::CallbackInfo& info) {
   std::string path = get_path(info[0], "path");
+  bool follow_links = false;
+  if (info[2].IsObject()) follow_links = info[2].As<Napi::Object>().Get("followLinks").ToBoolean();
   return run<std::shared_ptr<CheckpointReader>>(
-      info.Env(), info[1].ToBoolean(), [=] { return std::make_shared<CheckpointReader>(path); },
+      info.Env(), info[1].ToBoolean(), [=] { return std::make_shared<CheckpointReader>(path, follow_links); },
       [](Napi::Env env, std::shared_ptr<CheckpointReader>& r) { return ReaderWrap::Wrap(env, r); });
 }
 

@@ -100,8 +100,9 @@ namespace {
 }  // namespace
 
 int open_regular(int dirfd, const std::string& name, const std::string& path, int flags, mode_t mode,
-                 ErrorCode not_regular, struct stat* st) {
-  FdCloser fd{sys::openat(dirfd, name.c_str(), path.c_str(), flags | O_NOFOLLOW | O_NONBLOCK, mode)};
+                 ErrorCode not_regular, struct stat* st, bool follow_links) {
+  flags |= O_NONBLOCK | (follow_links ? 0 : O_NOFOLLOW);
+  FdCloser fd{sys::openat(dirfd, name.c_str(), path.c_str(), flags, mode)};
   if (fd.fd < 0) throw_open_error(dirfd, name, path, errno, false, not_regular);
   if (sys::fstat(fd.fd, st) != 0) throw_sys_error("fstat", path, errno);
   if (!S_ISREG(st->st_mode))
@@ -288,11 +289,11 @@ void AtomicFile::commit() {
   if (sys::fsync(dir_fd_) != 0) throw_sys_error("fsync", dirname_of(final_path_), errno);
 }
 
-ReadOnlyFile::ReadOnlyFile(const std::string& path, ErrorCode not_regular) : path_(path) {
+ReadOnlyFile::ReadOnlyFile(const std::string& path, ErrorCode not_regular, bool follow_links) : path_(path) {
   struct stat st;
   // A directory, device or FIFO must not read as a (corrupt) checkpoint, nor
   // block the open: open_regular refuses them by name.
-  fd_ = open_regular(path, O_RDONLY, 0, not_regular, &st);
+  fd_ = open_regular(path, O_RDONLY, 0, not_regular, &st, follow_links);
   size_ = uint64_t(st.st_size);
 }
 

@@ -51,10 +51,14 @@ const char* file_kind(mode_t mode);
 // quarantines it), Io for store infrastructure (LOCK, journal). Opens
 // relative to dirfd (AT_FDCWD: `path` itself); `name` is the entry in dirfd,
 // `path` what the trace and the errors name. *st receives the fstat.
+// `follow_links` drops O_NOFOLLOW, for a path the caller chose (the
+// low-level reader's): a link to a regular file is then read, a link to
+// anything else still refused.
 int open_regular(int dirfd, const std::string& name, const std::string& path, int flags, mode_t mode,
-                 ErrorCode not_regular, struct stat* st);
-inline int open_regular(const std::string& path, int flags, mode_t mode, ErrorCode not_regular, struct stat* st) {
-  return open_regular(AT_FDCWD, path, path, flags, mode, not_regular, st);
+                 ErrorCode not_regular, struct stat* st, bool follow_links = false);
+inline int open_regular(const std::string& path, int flags, mode_t mode, ErrorCode not_regular, struct stat* st,
+                        bool follow_links = false) {
+  return open_regular(AT_FDCWD, path, path, flags, mode, not_regular, st, follow_links);
 }
 
 // Opens a directory named by the caller (the store root, a model
@@ -134,7 +138,7 @@ class ReadOnlyFile {
  public:
   // Anything but a regular file at `path` (a symbolic link, FIFO, device,
   // directory, ...) is Error(not_regular); see open_regular.
-  explicit ReadOnlyFile(const std::string& path, ErrorCode not_regular = ErrorCode::Corrupt);
+  explicit ReadOnlyFile(const std::string& path, ErrorCode not_regular = ErrorCode::Corrupt, bool follow_links = false);
   ~ReadOnlyFile();
   ReadOnlyFile(const ReadOnlyFile&) = delete;
   ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;

@@ -65,7 +65,8 @@ void run_tasks(const ReadOnlyFile& file, const std::vector<ChunkTask>& tasks, bo
 
 }  // namespace
 
-CheckpointReader::CheckpointReader(const std::string& path) : file_(path) {
+CheckpointReader::CheckpointReader(const std::string& path, bool follow_links)
+    : file_(path, ErrorCode::Corrupt, follow_links) {
   uint64_t size = file_.size();
   if (size < kHeaderSize + kFooterSize)
     throw Error(ErrorCode::Corrupt, path + ": file is " + std::to_string(size) + " bytes, too small for a checkpoint (" +
