@@ -371,22 +371,24 @@ describe('hostile files: damage visible in header, footer or index', () => {
     await expectRejectsCode(inspectCheckpoint(path), code, fromRead.message);
   });
 
-  it('a directory path is E_IO saying it is a directory', async () => {
+  // Anything but a regular file in place of a checkpoint is unreadable like a
+  // corrupt one (E_CORRUPT: a load falls back, the store quarantines it),
+  // and the message says what it is (docs/FORMAT.md, "Special files").
+  it('a directory path is E_CORRUPT saying it is a directory, not a regular file', async () => {
     const path = join(dir, 'a-directory.tkpt');
     mkdirSync(path);
-    expectThrowsCode(() => readCheckpointSync(path), 'E_IO', /directory/i);
-    await expectRejectsCode(inspectCheckpoint(path), 'E_IO', /directory/i);
+    expectThrowsCode(() => readCheckpointSync(path), 'E_CORRUPT', /is a directory, not a regular file/);
+    await expectRejectsCode(inspectCheckpoint(path), 'E_CORRUPT', /is a directory, not a regular file/);
   });
 
   // /dev/shm is a tmpfs on Linux as a rule; checked by its filesystem type.
   // On tmpfs a directory's st_size is tiny (40 bytes for an empty one): the
-  // reader must not report it as a truncated checkpoint, which the store
-  // would then move to .quarantine/.
-  it('a directory on tmpfs is E_IO too, not a "too small" corrupt checkpoint', (ctx) => {
+  // reader must not report it as a truncated checkpoint.
+  it('a directory on tmpfs is said to be a directory, not a "too small" checkpoint', (ctx) => {
     requireCapability(ctx, 'a tmpfs at /dev/shm', notTmpfs('/dev/shm'));
     const path = mkdtempSync('/dev/shm/tensorkeep-test-');
     try {
-      expectThrowsCode(() => readCheckpointSync(path), 'E_IO', /directory/i);
+      expectThrowsCode(() => readCheckpointSync(path), 'E_CORRUPT', /is a directory, not a regular file/);
     } finally {
       rmSync(path, { recursive: true, force: true });
     }

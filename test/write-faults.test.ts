@@ -44,10 +44,17 @@ function tmpEntries(dir: string): string[] {
   return existsSync(tmp) ? readdirSync(tmp) : [];
 }
 
-/** The system calls of one write into a fresh directory, in order (docs/FORMAT.md). */
+/**
+ * The system calls of one write into a fresh directory, in order
+ * (docs/FORMAT.md). The write opens its directory and .tmp/ (O_NOFOLLOW)
+ * first and works relative to them, so a .tmp/ that is a symbolic link never
+ * sends the file elsewhere.
+ */
 const PWRITES = 1 + CHUNKS + 1 + 1; // header, chunks, index, footer
 const SEQUENCE: Array<{ op: string; what: string }> = [
+  { op: 'open', what: 'the directory' },
   { op: 'mkdir', what: '.tmp/' },
+  { op: 'open', what: '.tmp/' },
   { op: 'open', what: 'the .partial file' },
   ...Array.from({ length: PWRITES }, (_, i) => ({
     op: 'pwrite',
@@ -56,11 +63,12 @@ const SEQUENCE: Array<{ op: string; what: string }> = [
   { op: 'fsync', what: 'the .partial file' },
   { op: 'close', what: 'the .partial file' },
   { op: 'rename', what: '.partial -> final' },
-  { op: 'open', what: 'the directory' },
   { op: 'fsync', what: 'the directory' },
+  { op: 'close', what: '.tmp/' },
   { op: 'close', what: 'the directory' },
 ];
 const RENAME_AT = SEQUENCE.findIndex((s) => s.op === 'rename') + 1; // 1-based, as fail_at counts
+const DIR_FSYNC_AT = RENAME_AT + 1; // the last call whose failure fails the write
 
 describe('counting the system calls of one write', () => {
   it('a plan without a fault counts every call and fails none', () => {
@@ -125,12 +133,12 @@ describe.each(ERRNOS)('the k-th call of a write fails with $errno', ({ errno, va
     },
   );
 
-  it(`k=${SEQUENCE.length} (close of the directory, after its fsync succeeded): the write succeeds`, () => {
+  it.each([SEQUENCE.length - 1, SEQUENCE.length])('k=%i (close of .tmp/ or the directory, after its fsync succeeded): the write succeeds', (k) => {
     // The rename is already durable; a directory descriptor opened read-only
     // has nothing left to lose, so its close status is not an error.
     const dir = freshDir();
     const path = join(dir, 'c.tkpt');
-    native.setFaultPlan(`fail_at=${SEQUENCE.length},errno=${errno}`);
+    native.setFaultPlan(`fail_at=${k},errno=${errno}`);
     write(path);
     native.clearFaultPlan();
     expectIntact(path);
@@ -138,7 +146,7 @@ describe.each(ERRNOS)('the k-th call of a write fails with $errno', ({ errno, va
   });
 
   it('the async writeCheckpoint fails with the same code at every k', async () => {
-    for (let k = 1; k < SEQUENCE.length; k++) {
+    for (let k = 1; k <= DIR_FSYNC_AT; k++) {
       const dir = freshDir();
       const path = join(dir, 'c.tkpt');
       native.setFaultPlan(`fail_at=${k},errno=${errno}`);
@@ -237,7 +245,7 @@ describe('targeted faults', () => {
   it('when every call from the k-th on fails, the error is the first failure, not the cleanup\'s', () => {
     const dir = freshDir();
     const path = join(dir, 'c.tkpt');
-    native.setFaultPlan('fail_at=4,errno=ENOSPC,sticky'); // 4th call: a chunk pwrite; close and unlink then fail too
+    native.setFaultPlan('fail_at=6,errno=ENOSPC,sticky'); // 6th call: a chunk pwrite; close and unlink then fail too
     expectThrowsCode(() => write(path), 'E_NOSPACE', /^pwrite .*\.partial: No space left on device/);
     native.clearFaultPlan();
     expect(existsSync(path)).toBe(false);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "codec.h"
+#include "format_limits.h"
 #include "glue.h"
 #include "parallel.h"
 #include "reader.h"
@@ -142,10 +143,13 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
   std::shared_ptr<CheckpointReader> reader_;
 };
 
+// openReader(path, async, options?: {followLinks?: boolean})
 Napi::Value OpenReader(const Napi::CallbackInfo& info) {
   std::string path = get_path(info[0], "path");
+  bool follow_links = false;
+  if (info[2].IsObject()) follow_links = info[2].As<Napi::Object>().Get("followLinks").ToBoolean();
   return run<std::shared_ptr<CheckpointReader>>(
-      info.Env(), info[1].ToBoolean(), [=] { return std::make_shared<CheckpointReader>(path); },
+      info.Env(), info[1].ToBoolean(), [=] { return std::make_shared<CheckpointReader>(path, follow_links); },
       [](Napi::Env env, std::shared_ptr<CheckpointReader>& r) { return ReaderWrap::Wrap(env, r); });
 }
 
@@ -210,6 +214,30 @@ Napi::Value TakeFaultTrace(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// native.limits: every limit the reader enforces (native/core/format_limits.h),
+// so TypeScript refuses the same inputs with the same numbers. Frozen.
+Napi::Object Limits(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* name, double v) { o.Set(name, Napi::Number::New(env, v)); };
+  set("maxIndexBytes", double(kMaxIndexBytes));
+  set("minChunkBytes", double(kMinChunkBytes));
+  set("maxChunkBytes", double(kMaxChunkBytes));
+  set("defaultChunkBytes", double(kDefaultChunkBytes));
+  set("chunkAlignment", double(kAlignment));
+  set("maxNameBytes", double(kMaxNameBytes));
+  set("maxDims", double(kMaxDims));
+  set("maxTensorBytes", double(kMaxTensorBytes));
+  set("minLevel", double(kMinLevel));
+  set("maxLevel", double(kMaxLevel));
+  set("maxJsonDepth", double(kMaxJsonDepth));
+  set("maxZstdExpansion", double(kMaxZstdExpansion));
+  set("maxJournalRecordBytes", double(kJournalMaxPayload));
+  set("maxEpisodePayloadBytes", double(kEpisodeMaxPayloadBytes));
+  set("maxEpisodeBlocks", double(kEpisodeMaxBlocks));
+  o.Freeze();
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->reader = Napi::Persistent(ReaderWrap::Define(env));
@@ -225,6 +253,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("faultCallCount", Napi::Function::New(env, FaultCallCount));
   exports.Set("takeFaultTrace", Napi::Function::New(env, TakeFaultTrace));
   exports.Set("formatVersion", Napi::Number::New(env, kFormatVersion));
+  exports.Set("limits", Limits(env));
   return exports;
 }
 

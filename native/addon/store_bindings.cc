@@ -1,11 +1,15 @@
 // N-API bindings of the per-model store primitives (DESIGN.md §4, §5): the
-// journal, atomic replacement, removal, .tmp cleanup, directory sync and the
-// model LOCK. Synchronous (a few system calls each, made on the calling
-// thread), except the journal's sync(true): a commit's fsync runs on a
-// libuv thread so that the trainer's event loop never waits on the disk.
+// journal, atomic replacement, removal, truncation, .tmp cleanup, directory
+// creation and sync, quarantine and the model LOCK. Synchronous by default
+// (a few system calls each, made on the calling thread); the journal's
+// sync(true) and the store operations' trailing `async` flag run them on a
+// libuv thread behind a Promise, so the trainer's event loop never waits on
+// the disk.
 #include <napi.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "file_io.h"
 #include "glue.h"
@@ -150,30 +154,72 @@ Napi::Value JournalScanJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The store operations below take a trailing `async` flag (default false):
+// false runs on the calling thread and returns the result, true runs on a
+// libuv thread and returns a Promise of it, so the event loop never waits
+// on the disk.
+Napi::Value Undefined(Napi::Env env, bool&) { return env.Undefined(); }
+
+// truncateFile(path, length, async?)
 Napi::Value TruncateFile(const Napi::CallbackInfo& info) {
   std::string path = get_path(info[0], "path");
   uint64_t len = get_u64(info[1], "length");
-  core(info.Env(), [&] { truncate_file(path, len); });
-  return info.Env().Undefined();
+  return run<bool>(info.Env(), info[2].ToBoolean(), [=] { return truncate_file(path, len), true; }, Undefined);
 }
 
+// writeFileAtomic(path, data, async?): the async form writes a copy of the
+// bytes, so the caller may reuse its buffer at once.
 Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
   std::string path = get_path(info[0], "path");
   Bytes data = get_bytes(info[1], "data");
-  core(info.Env(), [&] { write_file_atomic(path, data.data, data.len); });
-  return info.Env().Undefined();
+  if (!info[2].ToBoolean()) {
+    core(info.Env(), [&] { write_file_atomic(path, data.data, data.len); });
+    return info.Env().Undefined();
+  }
+  auto copy = std::make_shared<std::string>(reinterpret_cast<const char*>(data.data), data.len);
+  return run<bool>(info.Env(), true, [=] { return write_file_atomic(path, copy->data(), copy->size()), true; }, Undefined);
 }
 
+// removeFile(path, async?)
 Napi::Value RemoveFile(const Napi::CallbackInfo& info) {
   std::string path = get_path(info[0], "path");
-  core(info.Env(), [&] { remove_file(path); });
-  return info.Env().Undefined();
+  return run<bool>(info.Env(), info[1].ToBoolean(), [=] { return remove_file(path), true; }, Undefined);
 }
 
+// clearTmpDir(dir, async?) -> number removed
 Napi::Value ClearTmpDir(const Napi::CallbackInfo& info) {
   std::string dir = get_path(info[0], "dir");
-  size_t removed = core(info.Env(), [&] { return clear_tmp_dir(dir); });
-  return Napi::Number::New(info.Env(), double(removed));
+  return run<size_t>(info.Env(), info[1].ToBoolean(), [=] { return clear_tmp_dir(dir); },
+                     [](Napi::Env env, size_t& n) -> Napi::Value { return Napi::Number::New(env, double(n)); });
+}
+
+// makeDirs(path, async?) -> the directories created, outermost first
+Napi::Value MakeDirs(const Napi::CallbackInfo& info) {
+  std::string path = get_path(info[0], "path");
+  return run<std::vector<std::string>>(info.Env(), info[1].ToBoolean(), [=] { return make_dirs(path); },
+                                       [](Napi::Env env, std::vector<std::string>& made) -> Napi::Value {
+                                         Napi::Array out = Napi::Array::New(env, made.size());
+                                         for (size_t i = 0; i < made.size(); i++) out.Set(uint32_t(i), made[i]);
+                                         return out;
+                                       });
+}
+
+// readStoreFile(path, async?) -> Buffer: the whole file, which must be a
+// regular file (a FIFO or symbolic link is E_IO at once, never a blocked read)
+Napi::Value ReadStoreFile(const Napi::CallbackInfo& info) {
+  std::string path = get_path(info[0], "path");
+  return run<std::string>(info.Env(), info[1].ToBoolean(), [=] { return read_store_file(path); },
+                          [](Napi::Env env, std::string& bytes) -> Napi::Value {
+                            return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+                          });
+}
+
+// moveToQuarantine(dir, file, async?) -> the path the file now has
+Napi::Value MoveToQuarantine(const Napi::CallbackInfo& info) {
+  std::string dir = get_path(info[0], "dir");
+  std::string file = get_path(info[1], "file");
+  return run<std::string>(info.Env(), info[2].ToBoolean(), [=] { return move_to_quarantine(dir, file); },
+                          [](Napi::Env env, std::string& to) -> Napi::Value { return Napi::String::New(env, to); });
 }
 
 Napi::Value EnsureDir(const Napi::CallbackInfo& info) {
@@ -201,6 +247,9 @@ void register_store_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("removeFile", Napi::Function::New(env, RemoveFile));
   exports.Set("clearTmpDir", Napi::Function::New(env, ClearTmpDir));
   exports.Set("ensureDir", Napi::Function::New(env, EnsureDir));
+  exports.Set("makeDirs", Napi::Function::New(env, MakeDirs));
+  exports.Set("moveToQuarantine", Napi::Function::New(env, MoveToQuarantine));
+  exports.Set("readStoreFile", Napi::Function::New(env, ReadStoreFile));
   exports.Set("fsyncDir", Napi::Function::New(env, FsyncDir));
   exports.Set("lockFile", Napi::Function::New(env, LockWrap::Acquire));
 }

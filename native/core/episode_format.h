@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "format_limits.h"
 
 namespace tk::episodes {
 
@@ -25,13 +26,13 @@ constexpr char kSegmentMagic[8] = {'T', 'K', 'E', 'P', 'S', 'E', 'G', '\n'};
 
 constexpr size_t kFrameHeaderBytes = 16;  // u32 magic | u32 payload_len | u64 xxh3(payload)
 constexpr uint32_t kFrameMagic = 0x52454b54;  // the bytes "TKER"
-constexpr size_t kMaxPayloadBytes = size_t(256) << 20;
+constexpr size_t kMaxPayloadBytes = kEpisodeMaxPayloadBytes;  // format_limits.h
 
 // u64 id | f64 time | u32 head_len | u32 schema_len | u32 block_count |
 // u8 codec | 3 × u8 0 | u32 data_len | u32 0
 constexpr size_t kRecordHeaderBytes = 40;
 constexpr size_t kBlockEntryBytes = 8;  // u8 elem_size | u8 0 | u16 0 | u32 raw_len
-constexpr uint32_t kMaxBlocks = 1u << 16;
+constexpr uint32_t kMaxBlocks = kEpisodeMaxBlocks;  // format_limits.h
 
 struct SegmentHeader {
   uint64_t seq = 0;

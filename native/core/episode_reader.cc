@@ -21,7 +21,7 @@ void sort_damages(std::vector<Damage>& damages) {
 }  // namespace
 
 SegmentScan scan_segment(const std::string& path) {
-  ReadOnlyFile file(path);
+  ReadOnlyFile file(path, ErrorCode::Corrupt);
   std::vector<uint8_t> bytes(file.size());
   file.read_exact(bytes.data(), bytes.size(), 0);
   SegmentScan scan;
@@ -56,7 +56,7 @@ SegmentScan scan_segment(const std::string& path) {
 }
 
 RangeRead read_range(const std::string& path, uint64_t offset, uint64_t len) {
-  ReadOnlyFile file(path);
+  ReadOnlyFile file(path, ErrorCode::Corrupt);
   RangeRead result;
   const uint64_t size = file.size();
   const uint64_t begin = std::min(offset, size);

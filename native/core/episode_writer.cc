@@ -25,14 +25,9 @@ void EpisodeWriter::close_fd() {
 }
 
 void EpisodeWriter::open_segment(const std::string& path, uint64_t valid_bytes) {
-  int fd = sys::open(path.c_str(), O_WRONLY);
-  if (fd < 0) throw_sys_error("open", path, errno);
-  uint64_t size = 0;
-  if (sys::fstat_size(fd, &size) != 0) {
-    int err = errno;
-    sys::close(fd);
-    throw_sys_error("fstat", path, err);
-  }
+  struct stat st;
+  int fd = open_regular(path, O_WRONLY, 0, ErrorCode::Corrupt, &st);
+  const uint64_t size = uint64_t(st.st_size);
   if (size != valid_bytes || valid_bytes < kSegmentHeaderBytes) {
     sys::close(fd);
     throw Error(ErrorCode::BadInput, path + " holds " + std::to_string(size) + " bytes, the writer was told " +
@@ -46,8 +41,8 @@ void EpisodeWriter::open_segment(const std::string& path, uint64_t valid_bytes) 
 }
 
 void EpisodeWriter::create_segment(const std::string& path, const SegmentHeader& header) {
-  int fd = sys::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw_sys_error("open", path, errno);
+  struct stat st;
+  int fd = open_regular(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, ErrorCode::Corrupt, &st);
   uint8_t bytes[kSegmentHeaderBytes];
   encode_segment_header(header, bytes);
   int err = pwrite_all(fd, bytes, sizeof(bytes), 0);

@@ -59,7 +59,132 @@ void fsync_dir(const std::string& dir) {
 }
 
 void ensure_dir(const std::string& dir) {
-  if (sys::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_sys_error("mkdir", dir, errno);
+  if (sys::mkdir(dir.c_str(), 0755) == 0) return;
+  if (errno != EEXIST) throw_sys_error("mkdir", dir, errno);
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0) throw_sys_error("lstat", dir, errno);
+  if (!S_ISDIR(st.st_mode))
+    throw Error(ErrorCode::Io, dir + " is " + file_kind(st.st_mode) + ", not a directory", ENOTDIR);
+}
+
+const char* file_kind(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "a special file";
+}
+
+FdCloser::~FdCloser() {
+  if (fd >= 0) sys::close(fd);
+}
+
+namespace {
+
+// After a failed open: when the entry exists and is not what was wanted
+// (O_NOFOLLOW's ELOOP on a link, ENXIO on a FIFO without a reader, EISDIR,
+// ENOTDIR, ...), say what it is; otherwise the plain system error.
+[[noreturn]] void throw_open_error(int dirfd, const std::string& name, const std::string& path, int err, bool want_dir,
+                                   ErrorCode wrong_kind) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+    throw Error(wrong_kind, path + " is " + file_kind(st.st_mode) + (want_dir ? ", not a directory" : ", not a regular file"),
+                err);
+  throw_sys_error("open", path, err);
+}
+
+}  // namespace
+
+int open_regular(int dirfd, const std::string& name, const std::string& path, int flags, mode_t mode,
+                 ErrorCode not_regular, struct stat* st, bool follow_links) {
+  flags |= O_NONBLOCK | (follow_links ? 0 : O_NOFOLLOW);
+  FdCloser fd{sys::openat(dirfd, name.c_str(), path.c_str(), flags, mode)};
+  if (fd.fd < 0) throw_open_error(dirfd, name, path, errno, false, not_regular);
+  if (sys::fstat(fd.fd, st) != 0) throw_sys_error("fstat", path, errno);
+  if (!S_ISREG(st->st_mode))
+    throw Error(not_regular, path + " is " + file_kind(st->st_mode) + ", not a regular file", EINVAL);
+  // Blocking again: O_NONBLOCK only had to keep a FIFO from blocking the open.
+  int fl = ::fcntl(fd.fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd.fd, F_SETFL, fl & ~O_NONBLOCK) != 0) throw_sys_error("fcntl", path, errno);
+  return fd.release();
+}
+
+int open_dir(const std::string& dir) {
+  int fd = sys::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) throw_sys_error("open", dir, errno);
+  return fd;
+}
+
+int open_subdir(int dirfd, const std::string& dir, const std::string& name, bool create, bool durable) {
+  const std::string path = dir + "/" + name;
+  bool made = false;
+  if (create) {
+    if (sys::mkdirat(dirfd, name.c_str(), path.c_str(), 0755) == 0)
+      made = true;
+    else if (errno != EEXIST)
+      throw_sys_error("mkdir", path, errno);
+  }
+  int fd = sys::openat(dirfd, name.c_str(), path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT && !create) return -1;
+    throw_open_error(dirfd, name, path, errno, true, ErrorCode::Io);
+  }
+  FdCloser guard{fd};
+  if (made && durable && sys::fsync(dirfd) != 0) throw_sys_error("fsync", dir, errno);
+  return guard.release();
+}
+
+std::vector<std::string> make_dirs(const std::string& path) {
+  if (path.empty() || path.find('\0') != std::string::npos)
+    throw Error(ErrorCode::BadInput, "makeDirs needs a non-empty path without NUL bytes");
+  // The levels of the path, each a prefix of it ("a/b/c": a, a/b, a/b/c).
+  std::vector<std::string> levels;
+  for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    std::string level = path.substr(0, end);
+    while (level.size() > 1 && level.back() == '/') level.pop_back();
+    if (!level.empty() && (levels.empty() || level != levels.back())) levels.push_back(level);
+    if (end == std::string::npos) break;
+  }
+  // The deepest level that exists (stat follows links: existing levels are
+  // the caller's); everything below it is made here, one level at a time.
+  size_t first_missing = levels.size();
+  while (first_missing > 0) {
+    struct stat st;
+    const std::string& level = levels[first_missing - 1];
+    if (::stat(level.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode))
+        throw Error(ErrorCode::BadInput, "cannot make " + path + ": " + level + " is " + file_kind(st.st_mode) +
+                                             ", not a directory", ENOTDIR);
+      break;
+    }
+    // ENOTDIR: a level above is not a directory; the walk up finds and names it.
+    if (errno != ENOENT && errno != ENOTDIR)  // EACCES, ELOOP, ENAMETOOLONG: say so, never loop
+      throw Error(ErrorCode::Io, "cannot make " + path + ": stat " + level + ": " + std::strerror(errno), errno);
+    first_missing--;
+  }
+  std::vector<std::string> created;
+  for (size_t i = first_missing; i < levels.size(); i++) {
+    const std::string& level = levels[i];
+    if (sys::mkdir(level.c_str(), 0755) != 0) {
+      int err = errno;
+      if (err == EEXIST) {  // made meanwhile by someone else: it must be a directory
+        struct stat st;
+        if (::stat(level.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+        throw Error(ErrorCode::BadInput, "cannot make " + path + ": " + level + " exists and is not a directory", err);
+      }
+      if (err == ENOSPC || err == EDQUOT) throw_sys_error("mkdir", level, err);
+      // /proc, /sys, a read-only mount: the file system refuses, and saying
+      // so (with the path) is all there is to do.
+      throw Error(ErrorCode::Io, "cannot make " + path + ": mkdir " + level + ": " + std::strerror(err), err);
+    }
+    created.push_back(level);
+    fsync_dir(i == 0 ? dirname_of(level) : levels[i - 1]);
+  }
+  return created;
 }
 
 namespace {
@@ -67,21 +192,35 @@ std::atomic<uint64_t> g_temp_counter{0};
 constexpr uint64_t kWritebackBytes = 8ull << 20;
 }  // namespace
 
-AtomicFile::AtomicFile(const std::string& final_path) : final_path_(final_path) {
-  std::string tmp_dir = dirname_of(final_path) + "/.tmp";
-  ensure_dir(tmp_dir);
-  // pid + counter: concurrent writers and leftovers of a crashed process never
-  // collide, and O_EXCL makes sure we never write into someone else's file.
-  temp_path_ = tmp_dir + "/" + basename_of(final_path) + "." + std::to_string(::getpid()) + "." +
-               std::to_string(++g_temp_counter) + ".partial";
-  fd_ = sys::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (fd_ < 0) throw_sys_error("open", temp_path_, errno);
+AtomicFile::AtomicFile(const std::string& final_path)
+    : final_path_(final_path), final_name_(basename_of(final_path)) {
+  const std::string dir = dirname_of(final_path);
+  try {
+    dir_fd_ = open_dir(dir);
+    tmp_fd_ = open_subdir(dir_fd_, dir, ".tmp", true, false);
+    // pid + counter: concurrent writers and leftovers of a crashed process never
+    // collide, and O_EXCL makes sure we never write into someone else's file.
+    temp_name_ = final_name_ + "." + std::to_string(::getpid()) + "." + std::to_string(++g_temp_counter) + ".partial";
+    temp_path_ = dir + "/.tmp/" + temp_name_;
+    fd_ = sys::openat(tmp_fd_, temp_name_.c_str(), temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+    if (fd_ < 0) throw_sys_error("open", temp_path_, errno);
+  } catch (...) {
+    close_all();
+    throw;
+  }
+}
+
+void AtomicFile::close_all() {
+  if (tmp_fd_ >= 0) sys::close(tmp_fd_);
+  if (dir_fd_ >= 0) sys::close(dir_fd_);
+  tmp_fd_ = dir_fd_ = -1;
 }
 
 AtomicFile::~AtomicFile() {
   stop_flusher();
   if (fd_ >= 0) sys::close(fd_);
-  if (!committed_) sys::unlink(temp_path_.c_str());
+  if (!committed_ && tmp_fd_ >= 0) sys::unlinkat(tmp_fd_, temp_name_.c_str(), temp_path_.c_str(), 0);
+  close_all();
 }
 
 void AtomicFile::write_at(const void* data, size_t len, uint64_t offset) {
@@ -140,26 +279,22 @@ void AtomicFile::commit() {
   // After a failed fsync or close the page cache state is unknown: never
   // rename such a file into place (the destructor unlinks it).
   if (sys::close(fd) != 0) throw_sys_error("close", temp_path_, errno);
-  if (sys::rename(temp_path_.c_str(), final_path_.c_str()) != 0) throw_sys_error("rename", final_path_, errno);
+  // renameat replaces whatever has the final name, a symbolic link
+  // included, and never follows it.
+  if (sys::renameat(tmp_fd_, temp_name_.c_str(), temp_path_.c_str(), dir_fd_, final_name_.c_str(), final_path_.c_str()) != 0)
+    throw_sys_error("rename", final_path_, errno);
   committed_ = true;
   // The rename is visible now but not durable until the directory is synced;
   // a failure here is reported, and the caller must not acknowledge the file.
-  fsync_dir(dirname_of(final_path_));
+  if (sys::fsync(dir_fd_) != 0) throw_sys_error("fsync", dirname_of(final_path_), errno);
 }
 
-ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path) {
-  fd_ = sys::open(path.c_str(), O_RDONLY);
-  if (fd_ < 0) throw_sys_error("open", path, errno);
-  mode_t mode = 0;
-  int rc = sys::fstat_size(fd_, &size_, &mode);
-  int err = errno;
-  if (rc != 0 || !S_ISREG(mode)) {
-    sys::close(fd_);
-    fd_ = -1;
-    if (rc != 0) throw_sys_error("fstat", path, err);
-    // A directory or device must not read as a (corrupt) checkpoint.
-    throw Error(ErrorCode::Io, path + (S_ISDIR(mode) ? ": is a directory" : ": is not a regular file"), EISDIR);
-  }
+ReadOnlyFile::ReadOnlyFile(const std::string& path, ErrorCode not_regular, bool follow_links) : path_(path) {
+  struct stat st;
+  // A directory, device or FIFO must not read as a (corrupt) checkpoint, nor
+  // block the open: open_regular refuses them by name.
+  fd_ = open_regular(path, O_RDONLY, 0, not_regular, &st, follow_links);
+  size_ = uint64_t(st.st_size);
 }
 
 ReadOnlyFile::~ReadOnlyFile() {
@@ -184,8 +319,14 @@ void ReadOnlyFile::read_exact(void* dst, size_t len, uint64_t offset) const {
 }
 
 FileLock::FileLock(const std::string& path) {
-  fd_ = sys::open(path.c_str(), O_RDWR | O_CREAT, 0644);
-  if (fd_ < 0) throw_sys_error("open", path, errno);
+  struct stat st;
+  fd_ = open_regular(path, O_RDWR | O_CREAT, 0644, ErrorCode::Io, &st);
+  if (st.st_nlink > 1) {
+    sys::close(fd_);
+    fd_ = -1;
+    throw Error(ErrorCode::Io, path + " has " + std::to_string(st.st_nlink) +
+                                   " hard links: a lock file of the store has one, and its bytes are overwritten");
+  }
   if (sys::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     std::string holder;

@@ -7,6 +7,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "errors.h"
 
 namespace tk {
 
@@ -27,8 +33,58 @@ int pwrite_all(int fd, const void* data, size_t len, uint64_t offset);
 // power cut.
 void fsync_dir(const std::string& dir);
 
-// Creates the directory if it does not exist (one level).
+// Creates the directory if it does not exist (one level). An existing entry
+// must be a directory itself: a symbolic link, even to a directory, or any
+// other kind of file is Error(Io) naming what it is.
 void ensure_dir(const std::string& dir);
+
+// What a st_mode names, for messages: "a regular file", "a directory",
+// "a symbolic link", "a FIFO", "a socket", "a character device", ...
+const char* file_kind(mode_t mode);
+
+// Opens a file that must be a regular file, for the store's own files: with
+// O_NOFOLLOW (a symbolic link in its place is never followed, nor created
+// through when dangling) and O_NONBLOCK (a FIFO cannot block the open; the
+// flag is cleared again before returning), then fstat. Anything but a
+// regular file is Error(not_regular) "<path> is a FIFO, not a regular file":
+// Corrupt for a checkpoint or segment (a reader falls back, the store
+// quarantines it), Io for store infrastructure (LOCK, journal). Opens
+// relative to dirfd (AT_FDCWD: `path` itself); `name` is the entry in dirfd,
+// `path` what the trace and the errors name. *st receives the fstat.
+// `follow_links` drops O_NOFOLLOW, for a path the caller chose (the
+// low-level reader's): a link to a regular file is then read, a link to
+// anything else still refused.
+int open_regular(int dirfd, const std::string& name, const std::string& path, int flags, mode_t mode,
+                 ErrorCode not_regular, struct stat* st, bool follow_links = false);
+inline int open_regular(const std::string& path, int flags, mode_t mode, ErrorCode not_regular, struct stat* st,
+                        bool follow_links = false) {
+  return open_regular(AT_FDCWD, path, path, flags, mode, not_regular, st, follow_links);
+}
+
+// Opens a directory named by the caller (the store root, a model
+// directory): symbolic links in its path are the caller's business.
+int open_dir(const std::string& dir);
+// Opens (creating it first when `create`) the directory `name` inside the
+// one open as dirfd, never following a symbolic link: anything but a real
+// directory there is Error(Io) naming what it is. With `create`, a
+// directory this call made is made durable (dirfd fsynced) when `durable`.
+// Returns -1 only when !create and it does not exist.
+int open_subdir(int dirfd, const std::string& dir, const std::string& name, bool create, bool durable);
+// A directory descriptor closed on scope exit (through the seam).
+struct FdCloser {
+  int fd = -1;
+  ~FdCloser();
+  int release() { int f = fd; fd = -1; return f; }
+};
+
+// Creates every missing level of `path` (mkdir through the seam, mode 0755)
+// and fsyncs the parent of each level it created, so a power cut cannot
+// take a new directory away. Existing levels are followed wherever they
+// lead (the caller's path); the levels made here are real directories. A
+// level that exists and is not a directory is Error(BadInput) naming it; a
+// mkdir the file system refuses (/proc, /sys, read-only) is Error(Io).
+// Returns the levels created, outermost first.
+std::vector<std::string> make_dirs(const std::string& path);
 
 // Writes a new file that becomes visible under its final name only once it is
 // complete and on stable storage: O_EXCL temp file in <dir>/.tmp/, pwrite,
@@ -48,8 +104,18 @@ class AtomicFile {
   const std::string& temp_path() const { return temp_path_; }
 
  private:
+  void close_all();
+
   std::string final_path_;
+  std::string final_name_;
   std::string temp_path_;
+  std::string temp_name_;
+  // The file's directory and its .tmp/, opened once: the temporary file is
+  // created, renamed and removed relative to them, so a .tmp that is a
+  // symbolic link (or replaced by one meanwhile) never sends a write
+  // outside the store.
+  int dir_fd_ = -1;
+  int tmp_fd_ = -1;
   // Starting writeback can block while the device queue is full, so it runs
   // on its own thread: the writing thread keeps feeding the page cache and
   // the encoders keep compressing while the disk works.
@@ -70,7 +136,9 @@ class AtomicFile {
 // A file opened for positional reads.
 class ReadOnlyFile {
  public:
-  explicit ReadOnlyFile(const std::string& path);
+  // Anything but a regular file at `path` (a symbolic link, FIFO, device,
+  // directory, ...) is Error(not_regular); see open_regular.
+  explicit ReadOnlyFile(const std::string& path, ErrorCode not_regular = ErrorCode::Corrupt, bool follow_links = false);
   ~ReadOnlyFile();
   ReadOnlyFile(const ReadOnlyFile&) = delete;
   ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
@@ -89,6 +157,9 @@ class ReadOnlyFile {
 
 // An exclusive, non-blocking flock on a lock file that records the holder's
 // pid. Throws Error(Locked, "... held by pid N") when another process holds it.
+// The lock file is the store's own: a symbolic link, a FIFO or any other
+// non-regular file in its place, or a regular file with other hard links
+// (whose bytes the pid would overwrite), is Error(Io), never followed.
 class FileLock {
  public:
   explicit FileLock(const std::string& path);

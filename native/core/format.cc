@@ -69,6 +69,13 @@ ChunkRef parse_chunk(const JsonValue& c, const std::string& what, const std::str
   if (ref.codec == Codec::Raw ? ref.stored_len != ref.raw_len : (ref.stored_len == 0 || ref.stored_len >= ref.raw_len))
     corrupt(what, where + ": stored_len " + std::to_string(ref.stored_len) + " impossible for a " + codec_name(ref.codec) +
                       " chunk of " + std::to_string(ref.raw_len) + " raw bytes");
+  // Before anything is allocated for it: a zstd frame of stored_len bytes
+  // cannot decode to more than stored_len * kMaxZstdExpansion bytes
+  // (format_limits.h says why). No overflow: stored_len < raw_len <= 2^28.
+  if (ref.codec != Codec::Raw && ref.raw_len > ref.stored_len * kMaxZstdExpansion)
+    corrupt(what, where + ": raw length " + std::to_string(ref.raw_len) + " cannot come from " + std::to_string(ref.stored_len) +
+                      " stored bytes (" + codec_name(ref.codec) + " expands at most " + std::to_string(kMaxZstdExpansion) +
+                      "-fold)");
   if (ref.offset % kAlignment != 0 || ref.offset < kHeaderSize)
     corrupt(what, where + ": offset " + std::to_string(ref.offset) + " is not a 64-byte aligned offset past the header");
   // raw_len <= kMaxChunkBytes and offset < 2^64 - 2^28 can't overflow here once offset is below data_end.

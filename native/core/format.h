@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "format_limits.h"
 
 namespace tk {
 
@@ -19,14 +20,7 @@ constexpr char kHeaderMagic[8] = {'T', 'K', 'P', 'T', '\r', '\n', '\x1a', '\n'};
 constexpr char kFooterMagic[8] = {'T', 'K', 'P', 'T', 'E', 'N', 'D', '\n'};
 constexpr uint64_t kHeaderSize = 64;
 constexpr uint64_t kFooterSize = 40;
-constexpr uint64_t kAlignment = 64;               // chunks start on this boundary
-constexpr uint64_t kMaxIndexBytes = 64ull << 20;  // bounds the allocation a hostile footer can ask for
-constexpr uint64_t kMaxChunkBytes = 256ull << 20;
-constexpr uint64_t kMinChunkBytes = 4096;
-constexpr uint64_t kDefaultChunkBytes = 4ull << 20;
-constexpr size_t kMaxNameBytes = 1024;
-constexpr size_t kMaxDims = 32;
-constexpr uint64_t kMaxTensorBytes = 1ull << 53;  // exact in a JS number
+// The limits (index size, chunk size, name bytes, dims, ...) are in format_limits.h.
 
 enum class Dtype : uint8_t { F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, Bool };
 const char* dtype_name(Dtype dtype);  // "float32", ...

@@ -31,10 +31,10 @@ struct FdGuard {
 }  // namespace
 
 JournalWriter::JournalWriter(const std::string& path) : path_(path) {
-  int fd = sys::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0) throw_sys_error("open", path, errno);
+  struct stat st;
+  int fd = open_regular(path, O_WRONLY | O_CREAT | O_APPEND, 0644, ErrorCode::Io, &st);
   FdGuard guard{fd};
-  if (sys::fstat_size(fd, &size_) != 0) throw_sys_error("fstat", path, errno);
+  size_ = uint64_t(st.st_size);
   // An empty journal may have just been created: make its directory entry
   // durable before any record relies on it.
   if (size_ == 0) fsync_dir(dirname_of(path));
@@ -93,7 +93,7 @@ JournalScan scan_journal(const std::string& path) {
   JournalScan scan;
   std::vector<uint8_t> bytes;
   try {
-    ReadOnlyFile file(path);
+    ReadOnlyFile file(path, ErrorCode::Io);
     bytes.resize(file.size());
     file.read_exact(bytes.data(), bytes.size(), 0);
   } catch (const Error& e) {
@@ -137,11 +137,10 @@ JournalScan scan_journal(const std::string& path) {
 }
 
 void truncate_file(const std::string& path, uint64_t len) {
-  int fd = sys::open(path.c_str(), O_WRONLY);
-  if (fd < 0) throw_sys_error("open", path, errno);
+  struct stat st;
+  int fd = open_regular(path, O_WRONLY, 0, ErrorCode::Io, &st);
   FdGuard guard{fd};
-  uint64_t size = 0;
-  if (sys::fstat_size(fd, &size) != 0) throw_sys_error("fstat", path, errno);
+  const uint64_t size = uint64_t(st.st_size);
   // Growing would append zeros, which a journal would read as a damaged tail.
   if (len > size)
     throw Error(ErrorCode::BadInput, "truncate " + path + " to " + std::to_string(len) + " bytes: the file has only " +

@@ -8,10 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "format_limits.h"
+
 namespace tk {
 
 constexpr size_t kJournalHeaderBytes = 12;
-constexpr size_t kJournalMaxPayload = size_t(16) << 20;
 
 class JournalWriter {
  public:

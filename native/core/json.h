@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "format_limits.h"
+
 namespace tk {
 
 class JsonValue {
@@ -52,7 +54,7 @@ class JsonValue {
 // duplicate keys in an object; surrounding whitespace allowed). Throws tk::Error(ErrorCode::Corrupt) whose
 // message names the byte offset and what was expected, e.g.
 // "index JSON: expected ',' or '}' at byte 1042".
-JsonValue parse_json(std::string_view text, int max_depth = 64);
+JsonValue parse_json(std::string_view text, int max_depth = kMaxJsonDepth);
 
 // Appends `s` as a quoted JSON string to `out` (escapes ", \, control chars).
 void json_escape(std::string_view s, std::string* out);

@@ -12,8 +12,19 @@ namespace {
 struct ChunkTask {
   const TensorEntry* tensor;
   size_t chunk;
-  uint8_t* dst;  // nullptr: decode into scratch (verify only)
+  uint8_t* dst;            // nullptr: decode into scratch (verify only)
+  uint64_t tensor_offset;  // of the chunk's first raw byte in its tensor
 };
+
+// A bool element is one byte, 0 or 1 (docs/FORMAT.md); any other byte under
+// a matching checksum was written by a writer that did not check.
+void check_bools(const ChunkTask& task, const uint8_t* data, size_t len, const std::string& what) {
+  if (task.tensor->dtype != Dtype::Bool) return;
+  for (size_t i = 0; i < len; i++)
+    if (data[i] > 1)
+      throw Error(ErrorCode::Corrupt, what + ": bool element " + std::to_string(task.tensor_offset + i) + " is " +
+                                          std::to_string(data[i]) + ", not 0 or 1");
+}
 
 // Per-thread buffers, reused for every chunk that thread decodes.
 struct Worker {
@@ -41,19 +52,21 @@ void run_tasks(const ReadOnlyFile& file, const std::vector<ChunkTask>& tasks, bo
     if (c.codec == Codec::Raw) {
       // Raw chunks are read straight into their destination: no copy.
       file.read_exact(dst, c.raw_len, c.offset);
-      if (verify) check_hash(dst, c.raw_len, c.hash, what);
+      if (verify) check_hash(dst, c.raw_len, c.hash, what), check_bools(task, dst, c.raw_len, what);
       return;
     }
     if (w.stored.size() < c.stored_len) w.stored.resize(c.stored_len);
     file.read_exact(w.stored.data(), c.stored_len, c.offset);
     w.decoder.decode(c.codec, w.stored.data(), c.stored_len, dst, c.raw_len, dtype_size(task.tensor->dtype), c.hash,
                      verify, what);
+    if (verify) check_bools(task, dst, c.raw_len, what);
   });
 }
 
 }  // namespace
 
-CheckpointReader::CheckpointReader(const std::string& path) : file_(path) {
+CheckpointReader::CheckpointReader(const std::string& path, bool follow_links)
+    : file_(path, ErrorCode::Corrupt, follow_links) {
   uint64_t size = file_.size();
   if (size < kHeaderSize + kFooterSize)
     throw Error(ErrorCode::Corrupt, path + ": file is " + std::to_string(size) + " bytes, too small for a checkpoint (" +
@@ -81,9 +94,11 @@ void CheckpointReader::decode(const std::vector<Target>& targets, bool verify, i
       throw Error(ErrorCode::BadInput, "destination for tensor \"" + e.name + "\" has " + std::to_string(t.len) +
                                            " bytes, the tensor has " + std::to_string(e.nbytes));
     uint8_t* dst = t.dst;
+    uint64_t at = 0;
     for (size_t c = 0; c < e.chunks.size(); c++) {
-      tasks.push_back({&e, c, dst});
+      tasks.push_back({&e, c, dst, at});
       dst += e.chunks[c].raw_len;
+      at += e.chunks[c].raw_len;
     }
   }
   run_tasks(file_, tasks, verify, threads);
@@ -91,8 +106,13 @@ void CheckpointReader::decode(const std::vector<Target>& targets, bool verify, i
 
 void CheckpointReader::verify_all(int threads) const {
   std::vector<ChunkTask> tasks;
-  for (const TensorEntry& e : tensors_)
-    for (size_t c = 0; c < e.chunks.size(); c++) tasks.push_back({&e, c, nullptr});
+  for (const TensorEntry& e : tensors_) {
+    uint64_t at = 0;
+    for (size_t c = 0; c < e.chunks.size(); c++) {
+      tasks.push_back({&e, c, nullptr, at});
+      at += e.chunks[c].raw_len;
+    }
+  }
   run_tasks(file_, tasks, true, threads);
 }
 

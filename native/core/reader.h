@@ -13,8 +13,11 @@ namespace tk {
 
 class CheckpointReader {
  public:
-  // Throws Error(Corrupt | Version | NotFound | Io) naming the path.
-  explicit CheckpointReader(const std::string& path);
+  // Throws Error(Corrupt | Version | NotFound | Io) naming the path. A
+  // symbolic link at `path` is refused (Corrupt, like any non-regular file)
+  // unless `follow_links`: a store reads only its own files, while a caller
+  // of the low-level API may name a link it made itself.
+  explicit CheckpointReader(const std::string& path, bool follow_links = false);
 
   const std::string& index_json() const { return index_json_; }
   const std::vector<TensorEntry>& tensors() const { return tensors_; }

@@ -1,7 +1,8 @@
 // Directory-level operations of a model directory (DESIGN.md §4, §5):
 // atomic replacement of a small file (catalog.json), durable removal, and
 // emptying .tmp/ at open. Every system call that changes the disk goes
-// through syscall_seam; ensure_dir, fsync_dir and FileLock are in file_io.
+// through syscall_seam; ensure_dir, make_dirs, fsync_dir and FileLock are in
+// file_io.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -20,6 +21,25 @@ void remove_file(const std::string& path);
 // Unlinks every entry of <dir>/.tmp/ (leftovers of interrupted writes) and
 // fsyncs .tmp when anything was removed. Returns how many were removed; a
 // missing .tmp is 0.
+// .tmp is opened with O_NOFOLLOW and emptied with unlinkat relative to it:
+// a .tmp that is a symbolic link (or anything but a directory) is
+// Error(Io) naming what it is, and nothing outside the store is touched.
 size_t clear_tmp_dir(const std::string& dir);
+
+// Reads a whole small store file (catalog.json, an episode index) that must
+// be a regular file: opened like every store file (O_NOFOLLOW | O_NONBLOCK,
+// then fstat), so a FIFO or symbolic link in its place is Error(Io) at once
+// rather than a read that blocks the caller forever or follows the link.
+// A missing file is Error(NotFound).
+std::string read_store_file(const std::string& path);
+
+// Moves the entry `file` of `dir` (a plain name: no '/') into
+// <dir>/.quarantine/ (made, durably, when missing; never followed when it is
+// a symbolic link: Error(Io)) under a name no other entry there has,
+// "<file>.<ms since epoch>" (a "-2", "-3", ... suffix when taken), then
+// fsyncs .quarantine and `dir`. The entry itself is moved, whatever it is
+// (a symbolic link stays a link and its target is untouched). Returns the
+// new path. A missing file is Error(NotFound).
+std::string move_to_quarantine(const std::string& dir, const std::string& file);
 
 }  // namespace tk

@@ -242,6 +242,31 @@ int start_writeback(int fd, uint64_t offset, uint64_t length) {
   return ::sync_file_range(fd, off64_t(offset), off64_t(length), SYNC_FILE_RANGE_WRITE);
 }
 
+int openat(int dirfd, const char* name, const char* path, int flags, mode_t mode) {
+  if (intercept({Op::Open, path, -1, nullptr, 0, 0, flags})) return -1;
+  int fd;
+  do fd = ::openat(dirfd, name, flags | O_CLOEXEC, mode);
+  while (fd < 0 && errno == EINTR);
+  remember_fd(fd, path);
+  return fd;
+}
+
+int mkdirat(int dirfd, const char* name, const char* path, mode_t mode) {
+  if (intercept({Op::Mkdir, path})) return -1;
+  return ::mkdirat(dirfd, name, mode);
+}
+
+int unlinkat(int dirfd, const char* name, const char* path, int flags) {
+  if (intercept({flags & AT_REMOVEDIR ? Op::Rmdir : Op::Unlink, path})) return -1;
+  return ::unlinkat(dirfd, name, flags);
+}
+
+int renameat(int from_dirfd, const char* from_name, const char* from_path, int to_dirfd, const char* to_name,
+             const char* to_path) {
+  if (intercept({Op::Rename, from_path, -1, to_path})) return -1;
+  return ::renameat(from_dirfd, from_name, to_dirfd, to_name);
+}
+
 int rename(const char* from, const char* to) {
   if (intercept({Op::Rename, from, -1, to})) return -1;
   return ::rename(from, to);
@@ -277,6 +302,11 @@ int fstat_size(int fd, uint64_t* size, mode_t* mode) {
   *size = uint64_t(st.st_size);
   if (mode) *mode = st.st_mode;
   return 0;
+}
+
+int fstat(int fd, struct stat* st) {
+  if (intercept({Op::Fstat, nullptr, fd})) return -1;
+  return ::fstat(fd, st);
 }
 
 int ftruncate(int fd, off_t length) {

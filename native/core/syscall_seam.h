@@ -4,6 +4,7 @@
 // harnesses replay it). In production the plan is empty and a call costs one
 // relaxed atomic increment on top of the system call.
 #pragma once
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -69,8 +70,18 @@ int unlink(const char* path);
 int mkdir(const char* path, mode_t mode);
 int rmdir(const char* path);
 int flock(int fd, int operation);
+// The *at forms act on an entry `name` of the directory open as `dirfd`, so
+// nothing a symbolic link points at is touched; `path` is the entry's full
+// path, which the trace records as the plain call's would (open, mkdir,
+// unlink, rename), so fault plans and the power-loss model see no difference.
+int openat(int dirfd, const char* name, const char* path, int flags, mode_t mode = 0);
+int mkdirat(int dirfd, const char* name, const char* path, mode_t mode);
+int unlinkat(int dirfd, const char* name, const char* path, int flags);
+int renameat(int from_dirfd, const char* from_name, const char* from_path, int to_dirfd, const char* to_name,
+             const char* to_path);
 // Size of the open file, and its st_mode when `mode` is given.
 int fstat_size(int fd, uint64_t* size, mode_t* mode = nullptr);
+int fstat(int fd, struct stat* st);
 int ftruncate(int fd, off_t length);
 
 }  // namespace tk::sys

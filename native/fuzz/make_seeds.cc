@@ -1,6 +1,8 @@
 // Writes the seed corpus of reader_fuzz: small valid checkpoints covering
-// each codec, multi-chunk tensors, 0-d and empty tensors, plus one bare index
-// JSON for the parser. Usage: make_seeds <dir> (native/fuzz/corpus). Seeds
+// each codec, multi-chunk tensors, 0-d and empty tensors, a chunk near the
+// zstd expansion bound and zstd-coded bools, two hand-made lies (a chunk
+// claiming more than zstd can expand into, a bool holding 2), plus one bare
+// index JSON for the parser. Usage: make_seeds <dir> (native/fuzz/corpus). Seeds
 // are named *.seed, not *.tkpt, which .gitignore leaves out of the repository.
 #include <cmath>
 #include <cstdint>
@@ -49,6 +51,26 @@ static tk::WriteResult write(const std::string& path, const std::vector<tk::Tens
                               opt);
 }
 
+// A file of one tensor `t` in one chunk at offset 64 holding `stored`,
+// whose index says what the caller wants, with matching checksums.
+static void lie(const std::string& path, const std::string& dtype, uint64_t raw_len, uint64_t stored_len,
+                const std::string& codec, const Bytes& stored) {
+  uint8_t header[tk::kHeaderSize], footer[tk::kFooterSize];
+  tk::encode_header(header);
+  std::string file(reinterpret_cast<char*>(header), tk::kHeaderSize);
+  file.append(stored.begin(), stored.end());
+  file.resize(tk::align_up(file.size()), '\0');
+  const uint64_t index_at = file.size();
+  std::string index = "{\"format_version\":1,\"tensors\":[{\"name\":\"t\",\"dtype\":\"" + dtype + "\",\"shape\":[" +
+                      std::to_string(raw_len) + "],\"nbytes\":" + std::to_string(raw_len) + ",\"chunks\":[[64," +
+                      std::to_string(stored_len) + "," + std::to_string(raw_len) + ",\"" + codec + "\",\"" +
+                      tk::hash_hex(tk::xxh3_64(stored.data(), stored.size())) + "\"]]}]}";
+  file += index;
+  tk::encode_footer({index_at, index.size(), tk::xxh3_64(index.data(), index.size())}, footer);
+  file.append(reinterpret_cast<char*>(footer), tk::kFooterSize);
+  std::ofstream(path, std::ios::binary) << file;
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_seeds <dir>\n");
@@ -75,6 +97,19 @@ int main(int argc, char** argv) {
                               {"one", Dtype::I8, {1}, flags.data(), 1}},
         tk::Codec::ShuffleZstd);
   write(dir + "/no_tensors.seed", {}, tk::Codec::ShuffleZstd);
+  // Near the zstd expansion bound (raw_len <= stored_len * 32768): one byte
+  // repeated compresses about 3000-fold; and a bool tensor in zstd chunks,
+  // whose values verification checks.
+  Bytes same(65536, 7), bools(8192);
+  for (size_t i = 0; i < bools.size(); i++) bools[i] = uint8_t((i / 5) % 2);
+  write(dir + "/high_ratio.seed", {{"same", Dtype::U8, {same.size()}, same.data(), same.size()},
+                                   {"mask", Dtype::Bool, {64, 128}, bools.data(), bools.size()}},
+        tk::Codec::Zstd, 16384);
+  // Hand-made lies with matching checksums, for the fuzzer to mutate around
+  // the checks: a zstd chunk of 64 stored bytes claiming 2097153 raw bytes,
+  // one past the bound, and a bool tensor holding a 2.
+  lie(dir + "/expansion_lie.seed", "uint8", 2097153, 64, "zstd", noise(64));
+  lie(dir + "/bool_lie.seed", "bool", 4, 4, "raw", Bytes{0, 1, 2, 1});
   std::ofstream(dir + "/index.json", std::ios::binary) << multi.index_json;
   std::filesystem::remove(dir + "/.tmp");  // the writer's staging directory
   return 0;

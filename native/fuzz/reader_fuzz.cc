@@ -2,7 +2,8 @@
 // JSON parser on the raw input, then the input as a checkpoint file opened,
 // verified and decoded by CheckpointReader. tk::Error is the expected outcome
 // for bad input; a crash, a sanitizer report, a leak or any other exception
-// is a finding.
+// is a finding, and so is a file that opens although a chunk claims more
+// than zstd can expand into, or verifies although a bool holds a 2.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -76,9 +77,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   write_scratch(file);
   try {
     tk::CheckpointReader reader(scratch_path());
+    // What an opened file promises: no compressed chunk claims more than
+    // zstd can expand its stored bytes into (nothing was allocated for a lie).
+    for (const tk::TensorEntry& t : reader.tensors())
+      for (const tk::ChunkRef& c : t.chunks)
+        if (c.codec != tk::Codec::Raw && c.raw_len > c.stored_len * tk::kMaxZstdExpansion) std::abort();
+    bool verified = true;
     try {
       reader.verify_all(1);
     } catch (const tk::Error&) {
+      verified = false;
     }
     // Unverified decode: every chunk is decoded even when an earlier one
     // fails its checksum, into exactly-sized buffers so ASan sees overruns.
@@ -93,6 +101,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       targets.push_back({i, buffers[i].data(), nbytes});
     }
     reader.decode(targets, false, 1);
+    // A file that verifies holds only 0 and 1 in its bool tensors.
+    if (verified)
+      for (const auto& target : targets)
+        if (reader.tensors()[target.tensor].dtype == tk::Dtype::Bool)
+          for (uint64_t i = 0; i < target.len; i++)
+            if (target.dst[i] > 1) std::abort();
   } catch (const tk::Error&) {
   }
   return 0;

@@ -350,10 +350,145 @@ static void test_hostile_header_footer() {
 
   tkt::TempDir dir;
   CHECK_THROWS_CODE(tk::CheckpointReader(dir / "missing.tkpt"), ErrorCode::NotFound, "missing.tkpt");
-  CHECK_THROWS_CODE(tk::CheckpointReader(dir.path()), ErrorCode::Io, dir.path() + ": ");  // a directory is no checkpoint
+  // A directory is no checkpoint: unreadable like a corrupt one, and said so.
+  CHECK_THROWS_CODE(tk::CheckpointReader(dir.path()), ErrorCode::Corrupt, dir.path() + " is a directory, not a regular file");
+}
+
+// ---- what the writer refuses is what the reader refuses --------------------
+
+// A zstd chunk cannot decode to more than 32768 times its stored bytes
+// (format_limits.h): a larger claim is refused before anything is allocated.
+static void test_expansion_bound() {
+  std::string hb = hex(kB);
+  auto b_with = [](const std::string& c, uint64_t n) {
+    return build_file(index_of(kTensorA + "," + tensor("b", "uint8", "[" + std::to_string(n) + "]", n, c)));
+  };
+  expect_open_error(b_with(chunk(128, 10, 327681, "zstd", hb), 327681), ErrorCode::Corrupt,
+                    "chunk 0 of \"b\": raw length 327681 cannot come from 10 stored bytes");
+  expect_open_error(b_with(chunk(128, 10, 327681, "shuffle+zstd", hb), 327681), ErrorCode::Corrupt, "cannot come from 10 stored bytes");
+  {  // exactly the bound opens (and then fails to decode, as a lie must)
+    tkt::TempDir dir;
+    tkt::write_file(dir / "f.tkpt", b_with(chunk(128, 10, 327680, "zstd", hb), 327680));
+    tk::CheckpointReader r(dir / "f.tkpt");
+    CHECK_THROWS_CODE(r.verify_all(1), ErrorCode::Corrupt, "zstd data does not decode");
+  }
+  // The file that blocked every resume: 4 KB claiming 64 chunks of 256 MiB.
+  std::string chunks;
+  for (int i = 0; i < 64; i++) chunks += (i ? "," : "") + chunk(64 + uint64_t(i) * 64, 64, 268435456, "zstd", hb);
+  std::string big = build_file(index_of(tensor("w/embed", "uint8", "[17179869184]", 17179869184ull, chunks)));
+  CHECK(big.size() < 8192);
+  expect_open_error(big, ErrorCode::Corrupt, "chunk 0 of \"w/embed\": raw length 268435456 cannot come from 64 stored bytes");
+  // A real zstd chunk at a high ratio stays readable: 256 KiB of one byte.
+  tkt::TempDir dir;
+  Bytes same(256 << 10, 7);
+  tk::WriteOptions opt;
+  opt.codec = Codec::Zstd;
+  opt.chunk_bytes = same.size();
+  tk::write_checkpoint(dir / "rle.tkpt", {{"z", Dtype::U8, {same.size()}, same.data(), same.size()}}, "{}", opt);
+  tk::CheckpointReader r(dir / "rle.tkpt");
+  const tk::ChunkRef& c = r.tensors()[0].chunks[0];
+  CHECK(c.codec == Codec::Zstd && c.raw_len <= c.stored_len * tk::kMaxZstdExpansion);
+  Bytes back(same.size());
+  r.decode({{0, back.data(), back.size()}}, true, 1);
+  CHECK(back == same);
+}
+
+static void test_bool_values() {
+  tkt::TempDir dir;
+  const std::string path = dir / "b.tkpt";
+  Bytes mask(20000);
+  for (size_t i = 0; i < mask.size(); i++) mask[i] = uint8_t(i % 3 == 0);
+  for (Codec codec : {Codec::Raw, Codec::Zstd, Codec::ShuffleZstd})
+    for (int threads : {1, 2}) {
+      tk::WriteOptions opt;
+      opt.codec = codec;
+      opt.chunk_bytes = 4096;
+      opt.threads = threads;
+      Bytes bad = mask;
+      bad[15000] = 255;
+      bad[5001] = 2;  // the first bad element, in the second chunk
+      CHECK_THROWS_CODE(tk::write_checkpoint(path, {{"m", Dtype::Bool, {bad.size()}, bad.data(), bad.size()}}, "{}", opt),
+                        ErrorCode::BadInput, "tensor \"m\": bool element 5001 is 2; bool values must be 0 or 1");
+      CHECK(!tkt::exists(path) && tkt::list_dir(dir / ".tmp").empty());  // nothing left behind
+      tk::write_checkpoint(path, {{"m", Dtype::Bool, {mask.size()}, mask.data(), mask.size()}}, "{}", opt);
+      Bytes back(mask.size());
+      tk::CheckpointReader(path).decode({{0, back.data(), back.size()}}, true, threads);
+      CHECK(back == mask);
+      std::filesystem::remove(path);
+    }
+  // uint8 may hold anything: only bool is checked.
+  Bytes any = tkt::random_bytes(100, 5);
+  tk::write_checkpoint(path, {{"u", Dtype::U8, {100}, any.data(), 100}}, "{}", {});
+
+  // A file whose bool tensor holds other bytes under a matching checksum
+  // (an older writer): verification says which element; unverified reads
+  // return the bytes as stored.
+  tkt::write_file(path, build_file(index_of(kTensorA + "," + tensor("b", "bool", "[10]", 10, chunk(128, 10, 10, "raw", hex(kB))))));
+  tk::CheckpointReader r(path);
+  size_t first_bad = 0;
+  while (kB[first_bad] <= 1) first_bad++;
+  CHECK_THROWS_CODE(r.verify_all(1), ErrorCode::Corrupt,
+                    "chunk 0 of \"b\": bool element " + std::to_string(first_bad) + " is " + std::to_string(kB[first_bad]) + ", not 0 or 1");
+  Bytes b(10);
+  CHECK_THROWS_CODE(r.decode({{1, b.data(), 10}}, true, 1), ErrorCode::Corrupt, "not 0 or 1");
+  r.decode({{1, b.data(), 10}}, false, 1);
+  CHECK(b == kB);
+}
+
+static void test_writer_enforces_reader_limits() {
+  tkt::TempDir dir;
+  const std::string path = dir / "l.tkpt";
+  Bytes data(16);
+  tk::TensorSource t{"t", Dtype::F32, {4}, data.data(), 16};
+  // The largest head whose index fits is written and reads back; one byte
+  // more is refused before any file (or .tmp) exists. With the raw codec
+  // the writer's bound is the exact size.
+  auto head_of = [](size_t meta_bytes) { return "{\"meta\":\"" + std::string(meta_bytes, 'm') + "\"}"; };
+  tk::WriteOptions raw;
+  raw.codec = Codec::Raw;
+  tk::WriteResult small = tk::write_checkpoint(path, {t}, head_of(0), raw);
+  const size_t fit = size_t(tk::kMaxIndexBytes - small.index_json.size());
+  std::filesystem::remove_all(dir / ".tmp");
+  std::filesystem::remove(path);
+  CHECK_THROWS_CODE(tk::write_checkpoint(path, {t}, head_of(fit + 1), raw), ErrorCode::BadInput,
+                    "would take 67108865 bytes, over the limit of 67108864");
+  CHECK(!tkt::exists(path) && !tkt::exists(dir / ".tmp"));
+  tk::WriteResult full = tk::write_checkpoint(path, {t}, head_of(fit), raw);
+  CHECK(full.index_json.size() == tk::kMaxIndexBytes);
+  tk::CheckpointReader(path).verify_all(1);
+  // The ~70 MB meta that used to be written and then never load.
+  CHECK_THROWS_CODE(tk::write_checkpoint(dir / "m.tkpt", {t}, head_of(70000000), {}), ErrorCode::BadInput,
+                    "exceeds the index limit of 67108864");
+  CHECK(!tkt::exists(dir / "m.tkpt"));
+  // Many chunks count too: a 4 KiB-chunked tensor whose chunk table alone
+  // would exceed the limit is refused (without reading its data).
+  tk::WriteOptions tiny;
+  tiny.chunk_bytes = tk::kMinChunkBytes;
+  const uint64_t huge = (uint64_t(1) << 40);  // 2^28 chunks
+  static uint8_t never_read;
+  CHECK_THROWS_CODE(tk::write_checkpoint(dir / "c.tkpt", {{"h", Dtype::U8, {huge}, &never_read, huge}}, "{}", tiny),
+                    ErrorCode::BadInput, "over the limit of 67108864");
+  // Names the JSON index cannot hold, levels and codecs out of range.
+  CHECK_THROWS_CODE(tk::write_checkpoint(path, {{"bad\xff", Dtype::F32, {4}, data.data(), 16}}, "{}", {}), ErrorCode::BadInput,
+                    "is not valid UTF-8");
+  CHECK_THROWS_CODE(tk::write_checkpoint(path, {{std::string(tk::kMaxNameBytes + 1, 'n'), Dtype::F32, {4}, data.data(), 16}}, "{}", {}),
+                    ErrorCode::BadInput, "exceeds 1024");
+  tk::WriteOptions bad;
+  bad.level = tk::kMinLevel - 1;
+  CHECK_THROWS_CODE(tk::write_checkpoint(path, {t}, "{}", bad), ErrorCode::BadInput, "level must be in [1, 19], got 0");
+  bad.level = 1;
+  bad.codec = Codec(7);
+  CHECK_THROWS_CODE(tk::write_checkpoint(path, {t}, "{}", bad), ErrorCode::BadInput, "unknown codec 7");
+  std::vector<uint64_t> dims(tk::kMaxDims + 1, 1);
+  CHECK_THROWS_CODE(tk::write_checkpoint(path, {{"d", Dtype::U8, dims, data.data(), 1}}, "{}", {}), ErrorCode::BadInput,
+                    "33 dimensions exceed 32");
+  // Nesting deeper than the reader's parser takes.
+  std::string deep = "{\"meta\":" + std::string(tk::kMaxJsonDepth, '[') + std::string(tk::kMaxJsonDepth, ']') + "}";
+  CHECK_THROWS_CODE(tk::write_checkpoint(path, {t}, deep, {}), ErrorCode::BadInput, "nesting deeper than 64");
 }
 
 int main() {
   return tkt::run("format_test", {test_dtypes, test_round_trip, test_round_trip_two_threads, test_writer_rejects, test_hand_built_baseline,
-                                  test_hostile_chunks, test_hostile_index, test_hostile_header_footer});
+                                  test_hostile_chunks, test_hostile_index, test_hostile_header_footer, test_expansion_bound,
+                                  test_bool_values, test_writer_enforces_reader_limits});
 }
