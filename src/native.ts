@@ -81,6 +81,8 @@ export interface NativeAddon {
    * symbolic link too, unless `followLinks` (for a path the caller chose: a
    * store reads only its own files). A link to a FIFO or device is refused either way.
    */
+  /** What writeCheckpoint would refuse before creating a file (E_BAD_INPUT), with `checkValues` bool bytes too; writes nothing. */
+  checkWrite(tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, checkValues: boolean): void;
   openReader(path: string, async: false, options?: NativeOpenOptions): NativeReader;
   openReader(path: string, async: true, options?: NativeOpenOptions): Promise<NativeReader>;
   /** Copies every source into `destination` at the matching offset, on `threads` threads. */

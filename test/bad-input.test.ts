@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   inspectCheckpoint, readCheckpoint, readCheckpointSync, verifyCheckpoint, writeCheckpoint, writeCheckpointSync, type CheckpointFields, type ReadOptions, type TensorInput, type WriteOptions,
 } from '../src/index.js';
-import { inspectCheckpointSync, verifyCheckpointSync } from '../src/file/checkpoint-file.js';
+import { inspectFromSync, verifyFromSync, STORE } from '../src/file/checkpoint-file.js';
 import { expectRejectsCode, expectThrowsCode, sameBytes, tempDir } from './helpers.js';
 
 const root = tempDir();
@@ -263,8 +263,8 @@ describe('readCheckpoint refuses bad input with E_BAD_INPUT', () => {
     ['a path that is not a string', 7 as unknown as string],
   ])('read, inspect and verify refuse %s', async (_what, bad) => {
     expectThrowsCode(() => readCheckpointSync(bad), 'E_BAD_INPUT', 'Expected a file path');
-    expectThrowsCode(() => inspectCheckpointSync(bad), 'E_BAD_INPUT', 'Expected a file path');
-    expectThrowsCode(() => verifyCheckpointSync(bad), 'E_BAD_INPUT', 'Expected a file path');
+    expectThrowsCode(() => inspectFromSync(bad, STORE), 'E_BAD_INPUT', 'Expected a file path');
+    expectThrowsCode(() => verifyFromSync(bad, {}, STORE), 'E_BAD_INPUT', 'Expected a file path');
     await expectRejectsCode(readCheckpoint(bad), 'E_BAD_INPUT', 'Expected a file path');
     await expectRejectsCode(inspectCheckpoint(bad), 'E_BAD_INPUT', 'Expected a file path');
     await expectRejectsCode(verifyCheckpoint(bad), 'E_BAD_INPUT', 'Expected a file path');
@@ -273,7 +273,7 @@ describe('readCheckpoint refuses bad input with E_BAD_INPUT', () => {
   it('read, inspect and verify refuse a path with a NUL byte instead of reading the file it prefixes', async () => {
     const bad = `${path}\0.other`;
     expectThrowsCode(() => readCheckpointSync(bad), 'E_BAD_INPUT');
-    expectThrowsCode(() => inspectCheckpointSync(bad), 'E_BAD_INPUT');
+    expectThrowsCode(() => inspectFromSync(bad, STORE), 'E_BAD_INPUT');
     await expectRejectsCode(verifyCheckpoint(bad), 'E_BAD_INPUT');
   });
 });

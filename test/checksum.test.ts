@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCheckpointSync } from '../src/index.js';
-import { verifyCheckpointSync } from '../src/file/checkpoint-file.js';
+import { verifyFromSync, STORE } from '../src/file/checkpoint-file.js';
 import { native } from '../src/native.js';
 import { craftCheckpoint, expectThrowsCode, sameBytes, tempDir, type CraftTensor } from './helpers.js';
 import { XXH3_UNSEEDED, xxhTestBuffer } from './fixtures/xxh3-vectors.js';
@@ -39,13 +39,13 @@ describe('xxh3-64 against the reference implementation', () => {
     expect(Object.keys(loaded.tensors)).toEqual(XXH3_UNSEEDED.filter(({ len }) => len > 0).map(({ len }) => `ref${len}`));
     for (const { len } of XXH3_UNSEEDED.filter(({ len }) => len > 0)) expect(sameBytes(loaded.tensors[`ref${len}`].data, xxhTestBuffer(len))).toBe(true);
     // verify: every chunk checked against its stored (published) hash, without decoding into tensors.
-    expect(verifyCheckpointSync(path).tensors.map((t) => t.chunks[0][4])).toEqual(XXH3_UNSEEDED.filter(({ len }) => len > 0).map(({ hex }) => hex));
+    expect(verifyFromSync(path, {}, STORE).tensors.map((t) => t.chunks[0][4])).toEqual(XXH3_UNSEEDED.filter(({ len }) => len > 0).map(({ hex }) => hex));
   });
 
   it('the same file with one chunk carrying the published hash of another length is refused', () => {
     // ref403 claims the hash published for 512 bytes: one digit of the file differs.
     const path = write('off.tkpt', craftCheckpoint(referenceTensors((len, hex) => (len === 403 ? XXH3_UNSEEDED.find((v) => v.len === 512)!.hex : hex))));
     expectThrowsCode(() => readCheckpointSync(path), 'E_CORRUPT', /chunk 0 of "ref403".*checksum mismatch/);
-    expectThrowsCode(() => verifyCheckpointSync(path), 'E_CORRUPT', /checksum mismatch/);
+    expectThrowsCode(() => verifyFromSync(path, {}, STORE), 'E_CORRUPT', /checksum mismatch/);
   });
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CheckpointError, inspectCheckpoint, readCheckpoint, readCheckpointSync, verifyCheckpoint, writeCheckpointSync, type CheckpointIndex, type LoadedCheckpoint, type TensorDict,
 } from '../src/index.js';
-import { inspectCheckpointSync, verifyCheckpointSync } from '../src/file/checkpoint-file.js';
+import { inspectFromSync, verifyFromSync, STORE } from '../src/file/checkpoint-file.js';
 import { expectRejectsCode, expectThrowsCode, FOOTER_SIZE, HEADER_SIZE, rng, sameBytes, tempDir, weights } from './helpers.js';
 
 const dir = tempDir();
@@ -210,10 +210,10 @@ describe('inspect and verify on damaged files', () => {
   it('inspect reads no tensor bytes: a flipped bit in a raw chunk passes inspect, fails verify and read', async () => {
     const c = chunkWith('raw');
     writeScratch(flipped(c.offset + 100, 3));
-    expect(inspectCheckpointSync(scratch).tensors.map((t) => t.name)).toEqual(Object.keys(tensors));
+    expect(inspectFromSync(scratch, STORE).tensors.map((t) => t.name)).toEqual(Object.keys(tensors));
     await expect(inspectCheckpoint(scratch)).resolves.toBeTruthy();
     const message = `chunk ${c.chunk} of "${c.tensor}": checksum mismatch`;
-    expectThrowsCode(() => verifyCheckpointSync(scratch), 'E_CORRUPT', message);
+    expectThrowsCode(() => verifyFromSync(scratch, {}, STORE), 'E_CORRUPT', message);
     await expectRejectsCode(verifyCheckpoint(scratch), 'E_CORRUPT', message);
     expectThrowsCode(() => readCheckpointSync(scratch), 'E_CORRUPT', message);
     await expectRejectsCode(readCheckpoint(scratch), 'E_CORRUPT', message);
@@ -222,8 +222,8 @@ describe('inspect and verify on damaged files', () => {
   it('a flipped bit in a shuffle+zstd chunk passes inspect and fails verify', async () => {
     const c = chunkWith('shuffle+zstd');
     writeScratch(flipped(c.offset + Math.floor(c.storedLen / 2), 5));
-    expect(() => inspectCheckpointSync(scratch)).not.toThrow();
-    expectThrowsCode(() => verifyCheckpointSync(scratch), 'E_CORRUPT', `chunk ${c.chunk} of "${c.tensor}"`);
+    expect(() => inspectFromSync(scratch, STORE)).not.toThrow();
+    expectThrowsCode(() => verifyFromSync(scratch, {}, STORE), 'E_CORRUPT', `chunk ${c.chunk} of "${c.tensor}"`);
     await expectRejectsCode(verifyCheckpoint(scratch), 'E_CORRUPT', `chunk ${c.chunk} of "${c.tensor}"`);
   });
 
@@ -242,9 +242,9 @@ describe('inspect and verify on damaged files', () => {
   it('a flipped bit in the index fails inspect and verify with E_CORRUPT', async () => {
     const indexAt = Number(bytes.readBigUInt64LE(bytes.length - FOOTER_SIZE));
     writeScratch(flipped(indexAt + 10, 1));
-    expectThrowsCode(() => inspectCheckpointSync(scratch), 'E_CORRUPT', 'index checksum mismatch');
+    expectThrowsCode(() => inspectFromSync(scratch, STORE), 'E_CORRUPT', 'index checksum mismatch');
     await expectRejectsCode(inspectCheckpoint(scratch), 'E_CORRUPT', 'index checksum mismatch');
-    expectThrowsCode(() => verifyCheckpointSync(scratch), 'E_CORRUPT', 'index checksum mismatch');
+    expectThrowsCode(() => verifyFromSync(scratch, {}, STORE), 'E_CORRUPT', 'index checksum mismatch');
   });
 
   it.each([
@@ -256,14 +256,14 @@ describe('inspect and verify on damaged files', () => {
     ['magic', 32],
   ])('a flipped bit in the footer %s fails inspect and verify with E_CORRUPT', async (_field, offset) => {
     writeScratch(flipped(bytes.length - FOOTER_SIZE + offset, 2));
-    expectThrowsCode(() => inspectCheckpointSync(scratch), 'E_CORRUPT');
+    expectThrowsCode(() => inspectFromSync(scratch, STORE), 'E_CORRUPT');
     await expectRejectsCode(inspectCheckpoint(scratch), 'E_CORRUPT');
-    expectThrowsCode(() => verifyCheckpointSync(scratch), 'E_CORRUPT');
+    expectThrowsCode(() => verifyFromSync(scratch, {}, STORE), 'E_CORRUPT');
   });
 
   it('a file cut short by one byte fails inspect with E_CORRUPT', async () => {
     writeScratch(bytes.subarray(0, bytes.length - 1));
-    expectThrowsCode(() => inspectCheckpointSync(scratch), 'E_CORRUPT', 'bad footer magic');
+    expectThrowsCode(() => inspectFromSync(scratch, STORE), 'E_CORRUPT', 'bad footer magic');
     await expectRejectsCode(verifyCheckpoint(scratch), 'E_CORRUPT', 'bad footer magic');
   });
 });

@@ -80,6 +80,7 @@ describe('keep.episodes', () => {
     vi.setSystemTime(t0 + 10 * 86_400_000);
     store = await open(store.dir, { logger: silent, keep: { episodes: { maxAgeDays: 2 } } });
     const again = store.episodes('ticks');
+    await again.flush(); // retention at open runs off the event loop; flush() waits for it
     expect(again.stats().segments).toBe(1); // only the open segment is left
     expect(again.stats().dropped.segments).toBeGreaterThan(0);
     await store.close();

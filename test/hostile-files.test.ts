@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   inspectCheckpoint, readCheckpoint, readCheckpointSync, writeCheckpointSync, type ErrorCode,
 } from '../src/index.js';
-import { inspectCheckpointSync, verifyCheckpointSync } from '../src/file/checkpoint-file.js';
+import { inspectFromSync, verifyFromSync, STORE } from '../src/file/checkpoint-file.js';
 import {
   bytesOf, craftCheckpoint, expectRejectsCode, expectThrowsCode, FOOTER_MAGIC, HEADER_MAGIC, rng, sameBytes, tempDir,
   xxh3Hex, type CraftOptions, type CraftTensor,
@@ -365,8 +365,8 @@ describe('hostile files: damage visible in header, footer or index', () => {
     const fromRead = expectThrowsCode(() => readCheckpointSync(path), code);
     expectMessage(fromRead.message, message);
     expect(fromRead.message).toContain(path); // every message names the file
-    expectThrowsCode(() => inspectCheckpointSync(path), code, fromRead.message);
-    expectThrowsCode(() => verifyCheckpointSync(path), code, fromRead.message);
+    expectThrowsCode(() => inspectFromSync(path, STORE), code, fromRead.message);
+    expectThrowsCode(() => verifyFromSync(path, {}, STORE), code, fromRead.message);
     await expectRejectsCode(readCheckpoint(path), code, fromRead.message);
     await expectRejectsCode(inspectCheckpoint(path), code, fromRead.message);
   });
@@ -456,10 +456,10 @@ describe('hostile files: damage only the tensor bytes show', () => {
 
   it.each(DECODE_CASES)('$name -> $code from read and verify, not from inspect', async ({ file, code, message }) => {
     const path = put(file());
-    expect(() => inspectCheckpointSync(path)).not.toThrow();
+    expect(() => inspectFromSync(path, STORE)).not.toThrow();
     const fromRead = expectThrowsCode(() => readCheckpointSync(path), code);
     expectMessage(fromRead.message, message);
-    expectThrowsCode(() => verifyCheckpointSync(path), code, fromRead.message);
+    expectThrowsCode(() => verifyFromSync(path, {}, STORE), code, fromRead.message);
     await expectRejectsCode(readCheckpoint(path), code, fromRead.message);
   });
 });
@@ -476,7 +476,7 @@ describe('hand-crafted valid files', () => {
       expect(loaded.tensors.nothing).toMatchObject({ dtype: 'float64', shape: [0, 3] });
       expect(loaded.tensors.nothing.data.length).toBe(0);
     }
-    expect(verifyCheckpointSync(path).info.bytes).toBe(readFileSync(path).length);
+    expect(verifyFromSync(path, {}, STORE).info.bytes).toBe(readFileSync(path).length);
   });
 
   it('a hand-crafted file with a genuine zstd chunk and a multi-chunk tensor reads back exactly', () => {

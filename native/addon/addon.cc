@@ -80,6 +80,21 @@ Napi::Value WriteCheckpoint(const Napi::CallbackInfo& info) {
       {info[1]});
 }
 
+// checkWrite(tensors, headJson, options, checkValues): what writeCheckpoint
+// would refuse before it creates a file, thrown now (E_BAD_INPUT).
+Napi::Value CheckWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw_code(env, "E_BAD_INPUT", "Expected array of tensors");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<TensorSource> tensors;
+  for (uint32_t i = 0; i < list.Length(); i++) tensors.push_back(get_tensor(list.Get(i), i));
+  std::string head = get_string(info[1], "head JSON");
+  WriteOptions options = get_write_options(info[2]);
+  bool check_values = info[3].ToBoolean();
+  core(env, [&] { check_write(tensors, head, options, check_values); });
+  return env.Undefined();
+}
+
 class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -245,6 +260,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_store_bindings(env, exports);
   register_episode_bindings(env, exports);
   exports.Set("writeCheckpoint", Napi::Function::New(env, WriteCheckpoint));
+  exports.Set("checkWrite", Napi::Function::New(env, CheckWrite));
   exports.Set("openReader", Napi::Function::New(env, OpenReader));
   exports.Set("snapshot", Napi::Function::New(env, Snapshot));
   exports.Set("xxh3", Napi::Function::New(env, Xxh3));

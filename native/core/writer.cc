@@ -245,7 +245,24 @@ void check_index_size(std::string_view head_json, const WriteOptions& options, c
                                          " that every reader enforces");
 }
 
+[[noreturn]] void bad_bool_value(const TensorSource& t, uint64_t at) {
+  throw Error(ErrorCode::BadInput, "tensor \"" + t.name + "\": bool element " + std::to_string(at) + " is " +
+                                       std::to_string(t.data[at]) + "; bool values must be 0 or 1");
+}
+
 }  // namespace
+
+void check_write(const std::vector<TensorSource>& tensors, std::string_view head_json, const WriteOptions& options,
+                 bool check_values) {
+  check_inputs(tensors, head_json, options);
+  check_index_size(head_json, options, tensors);
+  if (!check_values) return;
+  for (const TensorSource& t : tensors) {
+    if (t.dtype != Dtype::Bool) continue;
+    for (uint64_t i = 0; i < t.nbytes; i++)
+      if (t.data[i] > 1) bad_bool_value(t, i);
+  }
+}
 
 WriteResult write_checkpoint(const std::string& path, const std::vector<TensorSource>& tensors,
                              std::string_view head_json, const WriteOptions& options) {
@@ -276,11 +293,7 @@ WriteResult write_checkpoint(const std::string& path, const std::vector<TensorSo
     const ChunkJob& job = jobs[i];
     // In order, so the error names the first bad element of the checkpoint;
     // the uncommitted temporary file is removed on the way out.
-    if (bad_bool != kNoBadByte) {
-      const uint64_t at = job.tensor_offset + bad_bool;
-      throw Error(ErrorCode::BadInput, "tensor \"" + tensors[job.tensor].name + "\": bool element " + std::to_string(at) +
-                                           " is " + std::to_string(job.data[bad_bool]) + "; bool values must be 0 or 1");
-    }
+    if (bad_bool != kNoBadByte) bad_bool_value(tensors[job.tensor], job.tensor_offset + bad_bool);
     file.write_at(r.data, r.len, offset);
     entries[job.tensor].chunks.push_back({offset, r.len, job.len, r.codec, r.hash});
     offset = align_up(offset + r.len);

@@ -33,6 +33,14 @@ struct WriteResult {
   std::string index_json;
 };
 
+// Everything write_checkpoint refuses before it creates a file, without
+// writing: the options, the head JSON, the tensors' names and shapes, the
+// size of the index, and (with check_values) the bytes of bool tensors.
+// Throws Error(BadInput) naming the problem. A save calls it on the
+// training thread so that what it acknowledges can be written and read back.
+void check_write(const std::vector<TensorSource>& tensors, std::string_view head_json, const WriteOptions& options,
+                 bool check_values);
+
 // head_json is a JSON object of the caller's index fields (created, writer,
 // model, seq, step, metrics, meta, ...); the writer adds format_version,
 // codec and tensors. Throws Error(BadInput) for invalid tensors or options,

@@ -5,7 +5,7 @@
 // footer; never the padding between chunks) and always change one, so every
 // damage is one a verified load must notice.
 import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
-import { inspectCheckpointSync } from '../../src/file/checkpoint-file.js';
+import { inspectFromSync, STORE } from '../../src/file/checkpoint-file.js';
 
 export type DamageKind = 'bitflip' | 'truncate' | 'zero-page' | 'swap' | 'delete';
 export const DAMAGE_KINDS: readonly DamageKind[] = ['bitflip', 'truncate', 'zero-page', 'swap', 'delete'];
@@ -17,7 +17,7 @@ const FOOTER = 40;
 /** The byte ranges [start, end) of a checkpoint file that a verified read reads. */
 export function readRanges(path: string): Array<[number, number]> {
   const size = statSync(path).size;
-  const index = inspectCheckpointSync(path);
+  const index = inspectFromSync(path, STORE);
   const footerAt = size - FOOTER;
   const fd = openSync(path, 'r');
   const footer = Buffer.alloc(8);

@@ -1,9 +1,9 @@
 // The in-memory state of one model's catalog, and how it is rebuilt from
 // disk: catalog.json, then the journal records of the same generation,
 // each decoded whole before it is applied.
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckpointError } from '../errors.js';
+import { callNative, type CheckpointError } from '../errors.js';
+import { native } from '../native.js';
 import { initialState, type TrackerState } from '../policy/decide.js';
 import { readJournal, repairJournal } from './journal.js';
 import { decodeEntry, decodeSnapshot, storedRecord, type CheckpointRecord, type Counters, type JournalEntry, type Snapshot } from './records.js';
@@ -66,22 +66,34 @@ export class CatalogState {
     }
   }
 
-  snapshot(model: string): Snapshot {
-    return {
-      version: 1, model, nextSeq: this.nextSeq, records: this.list().map(storedRecord), tracker: this.tracker,
-      counters: this.counters, pendingDeletes: [...this.pendingDeletes], generation: this.generation,
+  /**
+   * catalog.json of this state as it is now, with `generation`, in pieces:
+   * the records a slice at a time, so that a compaction after open can
+   * yield to the event loop between slices (compaction.ts). Taken at once:
+   * what changes later is not in it (records are replaced, never mutated).
+   */
+  *snapshotPieces(model: string, generation: number, slice = 1000): Generator<string> {
+    const records = this.list();
+    const rest: Omit<Snapshot, 'records'> = {
+      version: 1, model, nextSeq: this.nextSeq, tracker: this.tracker, counters: this.counters,
+      pendingDeletes: [...this.pendingDeletes], generation,
     };
+    yield '{"records":[';
+    for (let i = 0; i < records.length; i += slice)
+      yield (i ? ',' : '') + records.slice(i, i + slice).map((r) => JSON.stringify(storedRecord(r))).join(',');
+    yield `],${JSON.stringify(rest).slice(1)}`;
   }
 }
 
 /** catalog.json decoded whole, or null (none, or damaged: then said in `repairs`). */
 function readSnapshot(path: string, repairs: string[]): Snapshot | null {
-  if (!existsSync(path)) return null;
   try {
-    return decodeSnapshot(JSON.parse(readFileSync(path, 'utf8')));
+    return decodeSnapshot(JSON.parse(callNative(() => native.readStoreFile(path)).toString('utf8')));
   } catch (err) {
-    // Replaced atomically, so this is disk damage or a hand edit: none of it is applied,
-    // and the journal and the files (which describe themselves) tell what is there.
+    if ((err as CheckpointError).code === 'E_NOT_FOUND') return null;
+    // Replaced atomically, so this is disk damage, a hand edit or something
+    // that is not a file: none of it is applied, and the journal and the
+    // checkpoint files (which describe themselves) tell what is there.
     repairs.push(`catalog.json unreadable (${(err as Error).message}); rebuilt from the journal and the files`);
     return null;
   }

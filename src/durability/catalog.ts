@@ -9,7 +9,7 @@ import type { CheckpointInfo } from '../file/types.js';
 import { native } from '../native.js';
 import type { PolicyConfig, TrackerState } from '../policy/decide.js';
 import { CatalogState, loadState } from './catalog-state.js';
-import { Journal } from './journal.js';
+import { CatalogJournal } from './catalog-journal.js';
 import { moveToQuarantine } from './quarantine.js';
 import { storedRecord, type CheckpointRecord, type Counters, type JournalEntry } from './records.js';
 import { recoverModel } from './recovery.js';
@@ -21,9 +21,8 @@ export class Catalog {
   /** What recovery at open found and did (empty for a read-only catalog, which repairs nothing). */
   readonly repairs: string[];
   private state: CatalogState;
-  private journal: Journal | null = null;
-  /** Why the journal could not be restarted after a compaction (appends refused until a reopen). */
-  private journalLost: Error | null = null;
+  /** The writer's journal; null for a read-only catalog, and once closed. */
+  private log: CatalogJournal | null = null;
   private stamp: string;
 
   private constructor(readonly dir: string, readonly model: string, readonly readOnly: boolean) {
@@ -46,8 +45,8 @@ export class Catalog {
     // be durable before a commit relies on the files in it, or a power cut
     // takes the whole model.
     callNative(() => native.fsyncDir(dirname(dir)));
-    catalog.journal = Journal.open(join(dir, 'journal'));
-    if (catalog.repairs.length > 0 || catalog.journal.bytes > COMPACT_BYTES) catalog.compact();
+    catalog.log = new CatalogJournal(dir, model, catalog.state.generation, (g) => catalog.state.snapshotPieces(model, g));
+    if (catalog.repairs.length > 0 || catalog.log.largerThan(COMPACT_BYTES)) catalog.log.compactSync();
     return catalog;
   }
 
@@ -111,7 +110,7 @@ export class Catalog {
    * with this commit.
    */
   async commit(record: CheckpointRecord, tracker: TrackerState, counters: Counters): Promise<void> {
-    this.append({ t: 'commit', record: storedRecord(record), tracker, counters }, false);
+    this.writer().append({ t: 'commit', record: storedRecord(record), tracker, counters });
     await this.durable();
     this.state.put(record);
     this.state.tracker = tracker;
@@ -124,94 +123,65 @@ export class Catalog {
    * durable() resolves: a crash before the unlink is finished at the next open.
    */
   evict(record: CheckpointRecord, reason: string): void {
-    this.append({ t: 'evict', seq: record.seq, file: record.file, reason }, false);
-    this.state.apply({ t: 'evict', seq: record.seq, file: record.file, reason });
+    this.record({ t: 'evict', seq: record.seq, file: record.file, reason });
   }
 
-  /**
-   * Makes every record appended so far durable, off the calling thread. A
-   * failed fsync may have lost those records' pages, so the catalog is
-   * compacted: the journal restarts from the state in memory.
-   */
-  async durable(): Promise<void> {
-    try {
-      await this.journal!.syncAsync();
-    } catch (err) {
-      this.compact();
-      throw err;
-    }
+  /** Makes every record appended so far durable, off the calling thread. */
+  durable(): Promise<void> {
+    return this.writer().durable();
   }
 
   /** Records that an evicted checkpoint's file is gone (unlinked by a worker). */
   deleted(file: string): void {
-    if (!this.journal) return; // closed meanwhile: the next open finishes it
-    this.append({ t: 'deleted', file }, false);
-    this.state.apply({ t: 'deleted', file });
+    if (!this.log) return; // closed meanwhile: the next open finishes it
+    this.record({ t: 'deleted', file });
   }
 
-  /** Moves a file that failed verification aside, kept for inspection; returns where it went. */
-  quarantine(record: CheckpointRecord, reason: string): string {
-    const target = moveToQuarantine(this.dir, record.file);
-    this.forget(record, reason);
+  /** Moves a file that failed verification aside, kept for inspection; resolves to where it went. */
+  async quarantine(record: CheckpointRecord, reason: string): Promise<string> {
+    const target = await moveToQuarantine(this.dir, record.file);
+    await this.forget(record, reason);
     return target;
   }
 
   /** Forgets a record whose file is gone (deleted behind the catalog's back) or was moved aside. */
-  forget(record: CheckpointRecord, reason: string): void {
-    const entry: JournalEntry = { t: 'quarantine', seq: record.seq, file: record.file, reason };
-    this.append(entry);
-    this.state.apply(entry);
+  forget(record: CheckpointRecord, reason: string): Promise<void> {
+    this.record({ t: 'quarantine', seq: record.seq, file: record.file, reason });
+    return this.durable();
   }
 
-  pin(seq: number, pinned: boolean): void {
+  /** Pins (or unpins) a checkpoint: at once in memory, durable when the promise resolves. */
+  pin(seq: number, pinned: boolean): Promise<void> {
     if (!this.state.records.has(seq)) throw new CheckpointError('E_NOT_FOUND', `model "${this.model}" has no checkpoint ${seq}`);
-    const entry: JournalEntry = { t: 'pin', seq, pinned };
-    this.append(entry);
-    this.state.apply(entry);
+    this.record({ t: 'pin', seq, pinned });
+    return this.durable();
   }
 
   /** Persists tracker and counters between commits (at flush and close). */
-  saveState(tracker: TrackerState, counters: Counters): void {
-    const entry: JournalEntry = { t: 'state', tracker, counters };
-    this.append(entry);
+  saveState(tracker: TrackerState, counters: Counters): Promise<void> {
+    this.record({ t: 'state', tracker, counters });
+    return this.durable();
+  }
+
+  /** Compacts off the event loop when the journal has outgrown 1 MiB; null when it has not. */
+  compactIfLarge(): Promise<void> | null {
+    return this.log?.largerThan(COMPACT_BYTES) ? this.log.compact() : null;
+  }
+
+  async close(): Promise<void> {
+    await this.compactIfLarge();
+    this.log?.close();
+    this.log = null;
+  }
+
+  private record(entry: JournalEntry): void {
+    this.writer().append(entry);
     this.state.apply(entry);
   }
 
-  close(): void {
-    if (this.journal && this.journal.bytes > COMPACT_BYTES) this.compact();
-    this.journal?.close();
-    this.journal = null;
-  }
-
-  private append(entry: JournalEntry, sync = true): void {
-    if (this.journalLost)
-      throw new CheckpointError('E_IO', `the journal of model "${this.model}" could not be restarted after a compaction (${this.journalLost.message}); reopen the store`, { cause: this.journalLost });
-    if (!this.journal) throw new CheckpointError('E_CLOSED', `catalog of model "${this.model}" is ${this.readOnly ? 'read-only' : 'closed'}`);
-    this.journal.append(entry, { sync });
-  }
-
-  /**
-   * Writes catalog.json and empties the journal. A kill in between leaves the
-   * old journal next to the new file: its generation tells the next open to
-   * skip it (replayed, its last state record would undo what only the new
-   * file holds, e.g. the best value of a checkpoint adopted at open).
-   */
-  private compact(): void {
-    this.state.generation++;
-    callNative(() => native.writeFileAtomic(join(this.dir, 'catalog.json'), Buffer.from(JSON.stringify(this.state.snapshot(this.model)))));
-    this.journal?.close();
-    callNative(() => native.truncateFile(join(this.dir, 'journal'), 0));
-    this.journal = Journal.open(join(this.dir, 'journal'));
-    // Not fsynced here: the fsync of any later record makes it durable too.
-    // Without it, later records would read as a stale journal: none may follow.
-    try {
-      this.append({ t: 'generation', n: this.state.generation }, false);
-    } catch (err) {
-      this.journal.close();
-      this.journal = null;
-      this.journalLost = err as Error;
-      throw err;
-    }
+  private writer(): CatalogJournal {
+    if (!this.log) throw new CheckpointError('E_CLOSED', `catalog of model "${this.model}" is ${this.readOnly ? 'read-only' : 'closed'}`);
+    return this.log;
   }
 }
 

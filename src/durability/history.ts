@@ -62,24 +62,31 @@ export class History {
   append(entry: HistoryEntry): void {
     this.buffer.push(entry);
     if (!this.timer && this.journal) {
-      this.timer = setTimeout(() => this.flush(false), FLUSH_MS);
+      this.timer = setTimeout(() => this.write(), FLUSH_MS);
       this.timer.unref();
     }
   }
 
-  /** Writes buffered entries; `sync` also makes them durable. Never throws: history must not stop training. */
-  flush(sync: boolean): void {
+  /**
+   * Writes buffered entries (one write for the whole buffer; a failed one
+   * leaves them buffered). Never throws: history must not stop training.
+   */
+  write(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (!this.journal) return;
+    if (!this.journal || this.buffer.length === 0) return;
     try {
-      // One write for the whole buffer; a failed one leaves the entries buffered.
       this.journal.appendMany(this.buffer.map((entry) => ({ ...entry, metrics: encodeMetrics(entry.metrics) })), { sync: false });
       this.buffer = [];
-      if (sync) this.journal.sync();
     } catch (err) {
       this.onError(err);
     }
+  }
+
+  /** Writes buffered entries and makes them durable, off the calling thread. Never rejects. */
+  async flush(): Promise<void> {
+    this.write();
+    await this.journal?.syncAsync().catch(this.onError);
   }
 
   /** Everything recorded for this model, oldest first (a damaged tail is left out). */
@@ -87,8 +94,8 @@ export class History {
     return [...scanHistory(this.path).entries, ...this.buffer];
   }
 
-  close(): void {
-    this.flush(true);
+  async close(): Promise<void> {
+    await this.flush();
     this.journal?.close();
   }
 }

@@ -6,11 +6,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { callNative, CheckpointError } from '../errors.js';
-import { inspectCheckpointSync } from '../file/checkpoint-file.js';
+import { inspectFromSync, STORE } from '../file/checkpoint-file.js';
 import { native } from '../native.js';
 import { foldCheckpoint, type PolicyConfig } from '../policy/decide.js';
 import type { CatalogState } from './catalog-state.js';
-import { moveToQuarantine } from './quarantine.js';
+import { moveToQuarantineSync } from './quarantine.js';
 import { CHECKPOINT_FILE, recordFromInfo } from './records.js';
 
 /** Repairs `dir` and `state` to agree; returns what it did, one line each. */
@@ -42,7 +42,7 @@ export function recoverModel(dir: string, model: string, state: CatalogState, mo
 /** A complete checkpoint file the journal lacks (a crash between its rename and its journal record). */
 function adopt(dir: string, model: string, state: CatalogState, monitor: PolicyConfig['monitor'], file: string): string {
   try {
-    const { info } = inspectCheckpointSync(join(dir, file));
+    const { info } = inspectFromSync(join(dir, file), STORE);
     if (info.model !== null && info.model !== model) throw new CheckpointError('E_CORRUPT', `it is a checkpoint of model ${JSON.stringify(info.model)}`);
     const seq = info.seq ?? Number(CHECKPOINT_FILE.exec(file)![1]);
     if (state.records.has(seq)) throw new CheckpointError('E_CORRUPT', `its seq ${seq} is already taken by ${state.records.get(seq)!.file}`);
@@ -53,6 +53,6 @@ function adopt(dir: string, model: string, state: CatalogState, monitor: PolicyC
     state.tracker = foldCheckpoint(monitor, state.tracker, record);
     return `adopted ${file} (seq ${seq}, step ${info.step}), complete but missing from the journal`;
   } catch (err) {
-    return `quarantined ${file} -> ${moveToQuarantine(dir, file)}: ${(err as Error).message}`;
+    return `quarantined ${file} -> ${moveToQuarantineSync(dir, file)}: ${(err as Error).message}`;
   }
 }

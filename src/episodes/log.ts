@@ -67,6 +67,8 @@ export class EpisodeLog {
   private committing: Promise<void> | null = null;
   private due = false;
   private needsRoll = false;
+  /** A retention pass in progress. */
+  private retaining: Promise<void> | null = null;
   private closed = false;
   private readonly counters = {
     appended: 0, acknowledged: 0, failed: 0, appendedBytes: 0, commits: 0, damaged: 0,
@@ -190,6 +192,7 @@ export class EpisodeLog {
   /** Commits what is pending now; resolves when every record appended so far is acknowledged or has failed. */
   async flush(): Promise<void> {
     await this.settled();
+    await this.retaining;
   }
 
   /** Flushes and releases the stream's lock. Idempotent; afterwards every method throws E_CLOSED. */
@@ -197,6 +200,7 @@ export class EpisodeLog {
     if (this.closed) return;
     this.closed = true;
     await this.settled();
+    await this.retaining;
     this.writer?.close();
     this.lock?.release();
   }
@@ -286,14 +290,20 @@ export class EpisodeLog {
     this.applyRetention();
   }
 
+  /** Drops what retention lets go, off the event loop: one pass at a time, and close() waits for it. */
   private applyRetention(): void {
+    this.retaining ??= this.retain().finally(() => (this.retaining = null));
+  }
+
+  private async retain(): Promise<void> {
     const { keep } = this.settings;
     if (this.readOnly || (keep.maxBytes === null && keep.maxAgeDays === null)) return;
     try {
       for (const { segment, reason } of planEpisodeRetention(this.segments, keep, this.ctx.references(), Date.now())) {
-        callNative(() => native.removeFile(segment.path));
+        // Out of the list first: a replay planned from now on does not read it (one in flight sees E_NOT_FOUND and skips it).
         this.segments.splice(this.segments.indexOf(segment), 1);
-        callNative(() => native.removeFile(join(this.dir, indexFile(segment.seq))));
+        await callNativeAsync(() => native.removeFile(segment.path, true));
+        await callNativeAsync(() => native.removeFile(join(this.dir, indexFile(segment.seq)), true));
         this.counters.dropped.segments++;
         this.counters.dropped.bytes += segment.bytes;
         this.ctx.logger.info({ stream: this.stream, segment: segment.seq, bytes: segment.bytes, reason }, 'episode segment dropped');

@@ -5,7 +5,7 @@
 // episodes. Each file's reference is read once (files never change).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectCheckpointSync } from '../file/checkpoint-file.js';
+import { inspectFromSync, STORE } from '../file/checkpoint-file.js';
 import { NAME } from '../validate/names.js';
 import { checkQuery } from '../validate/episode-record.js';
 import type { EpisodeRef, ReplayQuery } from './types.js';
@@ -42,7 +42,7 @@ export class CheckpointReferences {
       let refs = this.cache.get(file);
       if (!refs) {
         try {
-          refs = refsOf(inspectCheckpointSync(file).meta);
+          refs = refsOf(inspectFromSync(file, STORE).meta);
         } catch {
           refs = []; // unreadable: no loadable checkpoint references anything
         }

@@ -70,10 +70,37 @@ export function writeCheckpointSync(
   return parseIndex(result.indexJson, path, result.fileBytes);
 }
 
+/**
+ * Whose path a file is read from. A path the caller chose may be a symbolic
+ * link (a `latest.tkpt` of their own); the store's own files never are
+ * followed (docs/FORMAT.md, "Special files").
+ */
+export interface Links { followLinks: boolean }
+const CALLER: Links = { followLinks: true };
+export const STORE: Links = { followLinks: false };
+
 export async function readCheckpoint(path: string, options: ReadOptions = {}): Promise<LoadedCheckpoint> {
+  return readFrom(path, options, CALLER);
+}
+
+export function readCheckpointSync(path: string, options: ReadOptions = {}): LoadedCheckpoint {
+  return readFromSync(path, options, CALLER);
+}
+
+/** Reads and validates the index only; no tensor bytes are read. */
+export function inspectCheckpoint(path: string): Promise<CheckpointIndex> {
+  return inspectFrom(path, CALLER);
+}
+
+/** Decodes and checks every chunk; throws E_CORRUPT or E_VERSION, else returns the index. */
+export function verifyCheckpoint(path: string, options: { threads?: number } = {}): Promise<CheckpointIndex> {
+  return verifyFrom(path, options, CALLER);
+}
+
+export async function readFrom(path: string, options: ReadOptions, links: Links): Promise<LoadedCheckpoint> {
   checkPath(path);
   const { verify, threads } = checkReadOptions(options);
-  const reader = await callNativeAsync(() => native.openReader(path, true));
+  const reader = await callNativeAsync(() => native.openReader(path, true, links));
   try {
     const index = parseIndex(reader.indexJson, path, reader.fileBytes);
     const { tensors, targets } = plan(index, options.into);
@@ -84,47 +111,33 @@ export async function readCheckpoint(path: string, options: ReadOptions = {}): P
   }
 }
 
-export function readCheckpointSync(path: string, options: ReadOptions = {}): LoadedCheckpoint {
+export function readFromSync(path: string, options: ReadOptions, links: Links): LoadedCheckpoint {
   checkPath(path);
   const { verify, threads } = checkReadOptions(options);
-  const reader = callNative(() => native.openReader(path, false));
-  try {
+  return withReader(path, links, (reader) => {
     const index = parseIndex(reader.indexJson, path, reader.fileBytes);
     const { tensors, targets } = plan(index, options.into);
     callNative(() => reader.decode(targets, verify, threads, false));
     return loaded(index, tensors);
-  } finally {
-    reader.close();
-  }
+  });
 }
 
-function withReader<T>(path: string, fn: (reader: NativeReader) => T): T {
+export async function inspectFrom(path: string, links: Links): Promise<CheckpointIndex> {
   checkPath(path);
-  const reader = callNative(() => native.openReader(path, false));
-  try {
-    return fn(reader);
-  } finally {
-    reader.close();
-  }
-}
-
-/** Reads and validates the index only; no tensor bytes are read. */
-export async function inspectCheckpoint(path: string): Promise<CheckpointIndex> {
-  checkPath(path);
-  const reader = await callNativeAsync(() => native.openReader(path, true));
+  const reader = await callNativeAsync(() => native.openReader(path, true, links));
   reader.close();
   return parseIndex(reader.indexJson, path, reader.fileBytes);
 }
 
-export function inspectCheckpointSync(path: string): CheckpointIndex {
-  return withReader(path, (reader) => parseIndex(reader.indexJson, path, reader.fileBytes));
+export function inspectFromSync(path: string, links: Links): CheckpointIndex {
+  checkPath(path);
+  return withReader(path, links, (reader) => parseIndex(reader.indexJson, path, reader.fileBytes));
 }
 
-/** Decodes and checks every chunk; throws E_CORRUPT or E_VERSION, else returns the index. */
-export async function verifyCheckpoint(path: string, options: { threads?: number } = {}): Promise<CheckpointIndex> {
+export async function verifyFrom(path: string, options: { threads?: number }, links: Links): Promise<CheckpointIndex> {
   checkPath(path);
   const { threads } = checkVerifyOptions(options);
-  const reader = await callNativeAsync(() => native.openReader(path, true));
+  const reader = await callNativeAsync(() => native.openReader(path, true, links));
   try {
     await callNativeAsync(() => reader.verifyAll(threads, true));
     return parseIndex(reader.indexJson, path, reader.fileBytes);
@@ -133,10 +146,20 @@ export async function verifyCheckpoint(path: string, options: { threads?: number
   }
 }
 
-export function verifyCheckpointSync(path: string, options: { threads?: number } = {}): CheckpointIndex {
+export function verifyFromSync(path: string, options: { threads?: number }, links: Links): CheckpointIndex {
+  checkPath(path);
   const { threads } = checkVerifyOptions(options);
-  return withReader(path, (reader) => {
+  return withReader(path, links, (reader) => {
     callNative(() => reader.verifyAll(threads, false));
     return parseIndex(reader.indexJson, path, reader.fileBytes);
   });
+}
+
+function withReader<T>(path: string, links: Links, fn: (reader: NativeReader) => T): T {
+  const reader = callNative(() => native.openReader(path, false, links));
+  try {
+    return fn(reader);
+  } finally {
+    reader.close();
+  }
 }

@@ -39,9 +39,10 @@ export class Committer {
     };
     this.tracker.count('saves');
     await this.catalog.commit(record, job.tracker, this.tracker.totals);
+    this.catalog.compactIfLarge()?.catch((err) => this.ctx.logger.error({ model: this.name, err }, 'catalog compaction failed'));
     // Written, not fsync'd: history may lose its last second in a crash,
     // the checkpoint may not, and an fsync here would cost every save.
-    this.history.flush(false);
+    this.history.write();
     const info = this.catalog.info(record);
     const durationMs = performance.now() - entry.started;
     this.persistLatency.record(Math.max(1, Math.round(durationMs * 1e6)));

@@ -4,7 +4,7 @@
 // is missing, forgotten) and the next candidate is tried.
 import { badInput, CheckpointError } from '../errors.js';
 import { errorEvent } from '../events.js';
-import { readCheckpoint } from '../file/checkpoint-file.js';
+import { readFrom, STORE } from '../file/checkpoint-file.js';
 import { checkReadOptions } from '../validate/file-args.js';
 import { type LoadedCheckpoint, type ReadOptions } from '../file/types.js';
 import type { Catalog } from '../durability/catalog.js';
@@ -56,7 +56,7 @@ export class Loader {
         return await this.read(record, options, verify);
       } catch (err) {
         if (!UNREADABLE.has((err as CheckpointError).code)) throw err;
-        this.unreadable(record, err as CheckpointError);
+        await this.unreadable(record, err as CheckpointError);
         if (!fallBack) throw err;
       }
     }
@@ -67,7 +67,7 @@ export class Loader {
   private async read(record: CheckpointRecord, options: ReadOptions, verify: boolean): Promise<Loaded> {
     const path = this.catalog.path(record);
     const loaded = options.into !== undefined
-      ? await readCheckpoint(path, options)
+      ? await readFrom(path, options, STORE)
       : await this.ctx.workers.run<LoadedCheckpoint>({ kind: 'load', path, verify });
     // A file that verifies but is another checkpoint (swapped, copied over) is as unreadable as a corrupt one.
     const problem = identityProblem(this.name, record, loaded.info);
@@ -75,12 +75,13 @@ export class Loader {
     return withEpisodes({ ...loaded, info: this.catalog.info(record) }, { episodes: (stream) => this.ctx.episodes(stream) });
   }
 
-  private unreadable(record: CheckpointRecord, err: CheckpointError): void {
+  /** Moved aside (or, when missing, forgotten) off the event loop; then the next candidate may be tried. */
+  private async unreadable(record: CheckpointRecord, err: CheckpointError): Promise<void> {
     const context = { model: this.name, seq: record.seq, file: record.file };
     if (!this.catalog.readOnly) {
       let where = 'missing';
-      if (err.code === 'E_NOT_FOUND') this.catalog.forget(record, err.message);
-      else where = this.catalog.quarantine(record, err.message);
+      if (err.code === 'E_NOT_FOUND') await this.catalog.forget(record, err.message);
+      else where = await this.catalog.quarantine(record, err.message);
       this.ctx.logger.error({ ...context, quarantined: where, err }, 'checkpoint unreadable; falling back');
     }
     this.ctx.emit('error', errorEvent(err, context));

@@ -3,14 +3,14 @@
 // the committer makes them durable, the evictor applies retention, the
 // loader reads with fallback.
 import { CheckpointError } from '../errors.js';
-import type { CheckpointInfo } from '../file/types.js';
-import type { TensorInput } from '../file/tensors.js';
+import type { CheckpointFields, CheckpointInfo } from '../file/types.js';
+import type { TensorInput, TensorSpec } from '../file/tensors.js';
 import type { Catalog } from '../durability/catalog.js';
 import type { History, HistoryEntry } from '../durability/history.js';
 import type { ReadOptions } from '../file/types.js';
 import { singleBest } from '../policy/ranking.js';
 import type { ModelSettings } from '../validate/policy-options.js';
-import { checkAttach, checkCategory, checkReport, checkSaveContent, checkSnapshot } from '../validate/report.js';
+import { checkAttach, checkCategory, checkReport, checkSaveContent, checkSnapshot, checkWritable } from '../validate/report.js';
 import { Committer } from './commit.js';
 import { Evictor } from './evictor.js';
 import { Loader, type Loaded, type Which } from './loader.js';
@@ -36,6 +36,9 @@ export class ModelCheckpoints {
   private closed = false;
   /** close() has begun: its final save is the last one (a signal may have started it mid-loop). */
   private closing = false;
+  /** A signal is closing the store: the training loop may still run until the process ends. */
+  private signalled = false;
+  private closeRun: Promise<void> | null = null;
 
   /** @internal created by the store's model() */
   constructor(
@@ -64,9 +67,9 @@ export class ModelCheckpoints {
    * staging memory and returns, the write happens off this thread.
    */
   report(input: ReportInput): Ticket {
+    // A loop still running while close() runs (after a signal: until the process ends) must not crash on its next report.
+    if (this.closing && (!this.closed || this.signalled)) return NOT_SAVED;
     this.checkWritable();
-    // A loop still running while close() finishes must not crash on its next report.
-    if (this.closing) return NOT_SAVED;
     const { step, epoch, metrics, force } = checkReport(input);
     this.tracker.checkStep(this.name, step);
     const now = Date.now();
@@ -80,7 +83,7 @@ export class ModelCheckpoints {
     if (decision.save) {
       if (input.tensors === undefined)
         throw new CheckpointError('E_BAD_INPUT', `model "${this.name}": the report at step ${step} saves (${decision.reasons.join(', ')}) but has no tensors`);
-      const specs = checkSaveContent(input.tensors, input.meta);
+      const specs = this.content(input.tensors, input.meta, { step, epoch, metrics, category: decision.category!, reasons: decision.reasons });
       placed = this.queue.place(specs, decision.category === 'best', checkSnapshot(input.snapshot, this.ctx.pipeline.snapshot));
       if (!placed) {
         dropped = true;
@@ -117,7 +120,7 @@ export class ModelCheckpoints {
     const { step, epoch, metrics } = checkReport({ ...options, tensors });
     this.tracker.checkStep(this.name, step);
     const category = checkCategory(options.category);
-    const specs = checkSaveContent(tensors, options.meta);
+    const specs = this.content(tensors, options.meta, { step, epoch, metrics, category, reasons: [category === 'final' ? 'final' : 'forced'] });
     const mode = checkSnapshot(options.snapshot, this.ctx.pipeline.snapshot);
     const block = this.ctx.pipeline.backpressure === 'block';
     let placed = this.queue.place(specs, category === 'best', mode, block);
@@ -165,11 +168,17 @@ export class ModelCheckpoints {
     return this.historyLog.read();
   }
 
-  /** Keeps a checkpoint whatever retention says; unpinned, it is subject to retention again at once. */
-  pin(seq: number, pinned = true): void {
+  /**
+   * Keeps a checkpoint whatever retention says; unpinned, it is subject to
+   * retention again at once. In effect on return; durable when the promise resolves.
+   */
+  pin(seq: number, pinned = true): Promise<void> {
     this.checkWritable();
-    this.catalog.pin(seq, pinned);
+    const durable = this.catalog.pin(seq, pinned);
+    // A caller that does not await it must not crash on an unhandled rejection.
+    durable.catch((err) => this.ctx.logger.error({ model: this.name, seq, err }, 'pin not durable'));
     if (!pinned) this.evictor.apply();
+    return durable;
   }
 
   /**
@@ -203,21 +212,31 @@ export class ModelCheckpoints {
   async flush(): Promise<void> {
     await this.queue.idle();
     await this.evictor.done();
-    this.historyLog.flush(true);
-    if (!this.catalog.readOnly && !this.closed) this.tracker.persist();
+    await this.historyLog.flush();
+    if (!this.catalog.readOnly && !this.closed) await this.tracker.persist();
   }
 
   /** The final save (with attach()), then the catalog is closed; the store's close() calls it. */
-  async close(): Promise<void> {
-    if (this.closed || this.closing) return;
+  close(): Promise<void> {
+    this.closeRun ??= this.closeOnce();
+    return this.closeRun;
+  }
+
+  /** @internal A signal is closing the store: reports are skipped from now on, never refused. */
+  stopReports(): void {
+    this.closing = true;
+    this.signalled = true;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closing = true;
     if (this.provider && !this.catalog.readOnly) this.finalSave(this.provider);
     await this.queue.idle();
     await this.evictor.done();
+    await this.historyLog.close();
+    if (!this.catalog.readOnly) await this.tracker.persist();
+    await this.catalog.close();
     this.closed = true;
-    this.historyLog.close();
-    if (!this.catalog.readOnly) this.tracker.persist();
-    this.catalog.close();
   }
 
   private finalSave(provider: NonNullable<ModelCheckpoints['provider']>): void {
@@ -228,12 +247,20 @@ export class ModelCheckpoints {
       const meta = provider.meta?.();
       // Copied even with a store-wide borrow: on a signal the training loop
       // may still be running and changing them.
-      const placed = this.queue.place(checkSaveContent(provider.tensors, meta), false, 'copy');
+      const specs = this.content(provider.tensors, meta, { step, epoch, metrics, category: 'final', reasons: ['final'] });
+      const placed = this.queue.place(specs, false, 'copy');
       if (!placed) throw new CheckpointError('E_NOSPACE', 'staging memory is full');
       this.queue.enqueue(placed, { tracker, bestBefore: tracker.best, step, epoch, metrics, meta, category: 'final', reasons: ['final'], healthy: true, improved: [] });
     } catch (err) {
       this.ctx.logger.error({ model: this.name, err }, 'final save could not start');
     }
+  }
+
+  /** A save's tensors and meta, checked; and everything the writer would refuse of them, refused now. */
+  private content(source: TensorSource, meta: Record<string, unknown> | undefined, fields: Omit<CheckpointFields, 'model' | 'meta' | 'seq'>): TensorSpec[] {
+    const specs = checkSaveContent(source, meta);
+    checkWritable(specs, { ...fields, model: this.name, meta }, this.settings.compression);
+    return specs;
   }
 
   private drop(step: number): void {

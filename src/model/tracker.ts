@@ -79,7 +79,7 @@ export class Tracker {
   }
 
   /** Journals the state between commits (at flush and close). */
-  persist(): void {
-    this.catalog.saveState(this.state, this.counters);
+  persist(): Promise<void> {
+    return this.catalog.saveState(this.state, this.counters);
   }
 }

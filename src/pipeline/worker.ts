@@ -3,7 +3,7 @@
 // waits on the disk. Failures come back as values: an Error thrown across
 // the thread boundary would lose its `code`.
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { readCheckpointSync, writeCheckpointSync } from '../file/checkpoint-file.js';
+import { readFromSync, STORE, writeCheckpointSync } from '../file/checkpoint-file.js';
 import { type CheckpointFields, type LoadedCheckpoint, type WriteOptions } from '../file/types.js';
 import { callNative, CheckpointError, type ErrorCode } from '../errors.js';
 import { native } from '../native.js';
@@ -41,7 +41,7 @@ function persist(task: Extract<WorkerTask, { kind: 'persist' }>) {
 
 /** A loaded checkpoint whose tensor buffers move to the caller's thread instead of being copied. */
 function load(task: Extract<WorkerTask, { kind: 'load' }>) {
-  const loaded: LoadedCheckpoint = readCheckpointSync(task.path, { verify: task.verify });
+  const loaded: LoadedCheckpoint = readFromSync(task.path, { verify: task.verify }, STORE);
   const buffers = Object.values(loaded.tensors).map((t) => t.data.buffer);
   return move({ [transferableSymbol]: buffers, [valueSymbol]: loaded });
 }

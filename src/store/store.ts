@@ -5,7 +5,6 @@
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { Catalog } from '../durability/catalog.js';
-import { makeDirs } from '../durability/dirs.js';
 import { History } from '../durability/history.js';
 import { callNative, CheckpointError } from '../errors.js';
 import type { StoreEventMap, StoreEventName } from '../events.js';
@@ -48,7 +47,7 @@ export class CheckpointManager extends EventEmitter<StoreEventMap> {
     this.episodeLogs = new StoreEpisodes(this.dir, {
       readOnly: this.readOnly, keep: settings.model.episodes, logger: this.logger, emit: (event, ...args) => this.emitSafely(event, ...args),
     });
-    this.stopHandlingSignals = settings.pipeline.handleSignals ? onTerminationSignal(() => this.closeModels()) : () => {};
+    this.stopHandlingSignals = settings.pipeline.handleSignals ? onTerminationSignal(() => this.closeOnSignal()) : () => {};
   }
 
   /**
@@ -149,6 +148,12 @@ export class CheckpointManager extends EventEmitter<StoreEventMap> {
     return this.modelsClosed;
   }
 
+  /** The training loop may still run while the models close: from now on its reports are skipped. */
+  private closeOnSignal(): Promise<void> {
+    for (const { model } of this.models.values()) model.stopReports();
+    return this.closeModels();
+  }
+
   private logSummary(model: ModelCheckpoints): void {
     const list = model.list();
     const best = model.stats().best;
@@ -183,6 +188,7 @@ export class CheckpointManager extends EventEmitter<StoreEventMap> {
 export async function open(dir: string, options: StoreOptions = {}): Promise<CheckpointManager> {
   path('directory path', dir);
   const settings = resolveStoreOptions(options, defaultWorkers());
-  if (!settings.readOnly) makeDirs(resolve(dir));
+  // Each level it makes is fsynced in its parent: a power cut cannot take a store whose saves were acknowledged.
+  if (!settings.readOnly) callNative(() => native.makeDirs(resolve(dir)));
   return new CheckpointManager(dir, settings);
 }

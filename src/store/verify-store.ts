@@ -4,7 +4,7 @@
 // files that fail verification as load() would.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { verifyCheckpoint } from '../file/checkpoint-file.js';
+import { STORE, verifyFrom } from '../file/checkpoint-file.js';
 import { Catalog } from '../durability/catalog.js';
 import { scanJournal } from '../durability/catalog-state.js';
 import { CHECKPOINT_FILE, identityProblem, type CheckpointRecord } from '../durability/records.js';
@@ -133,14 +133,14 @@ async function repairModel(dir: string, name: string, monitor: Array<[string, Di
     for (const record of catalog.list()) {
       const problem = await fileProblem(catalog, name, record);
       if (problem?.kind === 'missing') {
-        catalog.forget(record, problem.message);
+        await catalog.forget(record, problem.message);
         repairs.push(`${problem.message}; dropped from the catalog`);
       } else if (problem) {
-        repairs.push(`quarantined ${record.file} -> ${catalog.quarantine(record, problem.message)}: ${problem.message}`);
+        repairs.push(`quarantined ${record.file} -> ${await catalog.quarantine(record, problem.message)}: ${problem.message}`);
       }
     }
   } finally {
-    catalog.close();
+    await catalog.close();
   }
   return repairs;
 }
@@ -149,7 +149,7 @@ async function repairModel(dir: string, name: string, monitor: Array<[string, Di
 async function fileProblem(catalog: Catalog, name: string, record: CheckpointRecord): Promise<StoreProblem | null> {
   const at = { file: record.file, seq: record.seq };
   try {
-    const index = await verifyCheckpoint(catalog.path(record));
+    const index = await verifyFrom(catalog.path(record), {}, STORE);
     const mismatch = identityProblem(name, record, index.info);
     return mismatch ? { kind: 'mismatch', message: mismatch, ...at } : null;
   } catch (err) {

@@ -15,6 +15,9 @@ function checkString(value: string, path: string): void {
   if (!value.isWellFormed()) throw badInput(`${path} holds a string with a lone UTF-16 surrogate, which UTF-8 cannot hold`);
 }
 
+// The value sits one level inside a root object (a file's index, a record's head).
+const MAX_DEPTH = LIMITS.jsonDepth - 1;
+
 export function checkJson(value: unknown, path: string, depth = 0, seen = new Set<object>()): asserts value is JsonValue {
   if (value === null || typeof value === 'boolean') return;
   if (typeof value === 'string') return checkString(value, path);
@@ -23,7 +26,7 @@ export function checkJson(value: unknown, path: string, depth = 0, seen = new Se
     return;
   }
   if (typeof value !== 'object') throw badInput(`${path} holds a value of type ${typeof value}, which is not JSON`);
-  if (depth >= LIMITS.jsonDepth) throw badInput(`${path} is nested more than ${LIMITS.jsonDepth} levels deep`);
+  if (depth >= MAX_DEPTH) throw badInput(`${path} is nested more than ${MAX_DEPTH} levels deep`);
   if (seen.has(value)) throw badInput(`${path} refers to itself (a cycle is not JSON)`);
   seen.add(value);
   if (Array.isArray(value)) {

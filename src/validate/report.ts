@@ -1,6 +1,9 @@
 // The arguments of report(), save() and attach(), checked where they enter.
-import { badInput } from '../errors.js';
-import { CATEGORIES, type Category, type Metrics } from '../file/types.js';
+import { badInput, callNative } from '../errors.js';
+import { headJson } from '../file/index-json.js';
+import { CATEGORIES, type Category, type CheckpointFields, type Metrics, type WriteOptions } from '../file/types.js';
+import { native } from '../native.js';
+import { checkWriteOptions } from './file-args.js';
 import { checkMeta } from './json.js';
 import { type TensorInput, type TensorSpec } from '../file/tensors.js';
 import { normalizeTensors } from './tensors.js';
@@ -58,4 +61,15 @@ export function checkSaveContent(source: TensorInput | (() => TensorInput), meta
 export function checkAttach(provider: unknown, meta: unknown): void {
   if (typeof provider !== 'function') throw badInput('Expected a function returning the tensors for attach()');
   if (meta !== undefined && typeof meta !== 'function') throw badInput('Expected a function returning the meta for attach()');
+}
+
+/**
+ * What the writer would refuse, refused now, before report() says saved:
+ * the index that the tensor table, metrics and meta make (the reader's limit),
+ * names and shapes, and the values of bool tensors. The seq is not known
+ * yet: the widest one stands in for it.
+ */
+export function checkWritable(specs: TensorSpec[], fields: CheckpointFields, compression: WriteOptions): void {
+  const head = headJson({ ...fields, seq: Number.MAX_SAFE_INTEGER });
+  callNative(() => native.checkWrite(specs, head, checkWriteOptions(compression), true));
 }
