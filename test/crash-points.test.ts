@@ -9,7 +9,9 @@
 // earlier child without faults. The cycle saves seq 2 (step 1, loss 0.5, an
 // improvement), and keep.best 1 makes retention evict seq 1 after it.
 // Scenario "dirty" adds a crash leftover in .tmp/, so the open also repairs
-// and compacts (catalog.json written atomically, journal truncated).
+// and compacts (catalog.json written atomically, journal truncated);
+// "compacting" starts with a journal just under the compaction size, so the
+// commit sets off a compaction off the event loop while the cycle goes on.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -17,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
-import { contentHash, cycleTensors } from './fixtures/cycle.js';
+import { bloatJournal, contentHash, cycleTensors } from './fixtures/cycle.js';
 import { checkCycleState } from './fixtures/cycle-checks.js';
 
 const CYCLE = fileURLToPath(new URL('./fixtures/cycle.ts', import.meta.url));
@@ -114,7 +116,12 @@ function scenario(name: string, from: string): Scenario {
   return { name, base: from, calls: clean.calls, clean };
 }
 
-const scenarios = [scenario('clean', base), scenario('dirty', dirtyBase)];
+// A journal just under the compaction size: the commit takes it over, and the catalog compacts online.
+const compactingBase = join(root, 'base-compacting');
+cpSync(base, compactingBase, { recursive: true });
+bloatJournal(compactingBase);
+
+const scenarios = [scenario('clean', base), scenario('dirty', dirtyBase), scenario('compacting', compactingBase)];
 
 const started = Date.now();
 afterAll(() => {

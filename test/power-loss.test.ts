@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NativeTraceEntry } from '../src/native.js';
 import { tempDir } from './helpers.js';
-import { contentHash, cycleTensors } from './fixtures/cycle.js';
+import { bloatJournal, contentHash, cycleTensors } from './fixtures/cycle.js';
 import { checkCycleState, type CycleExpectation } from './fixtures/cycle-checks.js';
 import { FsModel, readTree, treeKey, writeTree, type DataLoss, type Names, type Tree } from './fixtures/power-cut.js';
 
@@ -229,10 +229,15 @@ cpSync(cleanBase, dirtyBase, { recursive: true });
 // What a writer killed mid-save leaves behind (docs/ARCHITECTURE.md, "Where this differs from the starting design").
 writeFileSync(join(dirtyBase, 'm', '.tmp', '00000002-s1.tkpt.4242.0.partial'), Buffer.alloc(3000, 7));
 
+const compactingBase = join(root, 'base-compacting');
+cpSync(cleanBase, compactingBase, { recursive: true });
+bloatJournal(compactingBase);
+
 const scenarios = [
   scenario('fresh', freshBase, 'prepare', []),
   scenario('clean', cleanBase, 'cycle', [1]),
   scenario('dirty', dirtyBase, 'cycle', [1]),
+  scenario('compacting', compactingBase, 'cycle', [1]),
 ];
 
 const started = Date.now();

@@ -78,6 +78,11 @@ export class CatalogJournal {
     return this.compacting;
   }
 
+  /** Waits for a compaction in progress (its failure is the business of the durable() calls it affects). */
+  async idle(): Promise<void> {
+    await this.compacting?.catch(() => undefined);
+  }
+
   close(): void {
     this.journal?.close();
     this.journal = null;

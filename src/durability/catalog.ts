@@ -14,8 +14,8 @@ import { moveToQuarantine } from './quarantine.js';
 import { storedRecord, type CheckpointRecord, type Counters, type JournalEntry } from './records.js';
 import { recoverModel } from './recovery.js';
 
-// Compact once the journal outgrows this: replaying it at open stays cheap.
-const COMPACT_BYTES = 1 << 20;
+/** Compact once the journal outgrows this: replaying it at open stays cheap. */
+export const COMPACT_BYTES = 1 << 20;
 
 export class Catalog {
   /** What recovery at open found and did (empty for a read-only catalog, which repairs nothing). */
@@ -169,6 +169,7 @@ export class Catalog {
   }
 
   async close(): Promise<void> {
+    await this.log?.idle();
     await this.compactIfLarge();
     this.log?.close();
     this.log = null;
