@@ -107,9 +107,13 @@ export interface NativeAddon {
   /** Cuts a file to `length` bytes and fsyncs it; never grows it (E_BAD_INPUT). */
   truncateFile(path: string, length: number, async?: false): void;
   truncateFile(path: string, length: number, async: true): Promise<void>;
-  /** Replaces the file via .tmp/ + fsync + rename + directory fsync. The async form writes a copy of `data`. */
-  writeFileAtomic(path: string, data: Uint8Array, async?: false): void;
-  writeFileAtomic(path: string, data: Uint8Array, async: true): Promise<void>;
+  /**
+   * Replaces the file via .tmp/ + fsync + rename + directory fsync; `data`
+   * may be pieces, written end to end. The async form reads them in place on
+   * a libuv thread: they must not change until it settles.
+   */
+  writeFileAtomic(path: string, data: Uint8Array | Uint8Array[], async?: false): void;
+  writeFileAtomic(path: string, data: Uint8Array | Uint8Array[], async: true): Promise<void>;
   /** Unlinks (a symbolic link itself, never its target) and fsyncs the directory; a missing file is not an error. */
   removeFile(path: string, async?: false): void;
   removeFile(path: string, async: true): Promise<void>;

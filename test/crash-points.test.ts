@@ -119,7 +119,7 @@ function scenario(name: string, from: string): Scenario {
 // A journal just under the compaction size: the commit takes it over, and the catalog compacts online.
 const compactingBase = join(root, 'base-compacting');
 cpSync(base, compactingBase, { recursive: true });
-bloatJournal(compactingBase);
+bloatJournal(join(compactingBase, 'm'));
 
 const scenarios = [scenario('clean', base), scenario('dirty', dirtyBase), scenario('compacting', compactingBase)];
 

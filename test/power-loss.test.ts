@@ -231,7 +231,7 @@ writeFileSync(join(dirtyBase, 'm', '.tmp', '00000002-s1.tkpt.4242.0.partial'), B
 
 const compactingBase = join(root, 'base-compacting');
 cpSync(cleanBase, compactingBase, { recursive: true });
-bloatJournal(compactingBase);
+bloatJournal(join(compactingBase, 'm'));
 
 const scenarios = [
   scenario('fresh', freshBase, 'prepare', []),

@@ -169,15 +169,23 @@ Napi::Value TruncateFile(const Napi::CallbackInfo& info) {
 
 // writeFileAtomic(path, data, async?): the async form writes a copy of the
 // bytes, so the caller may reuse its buffer at once.
+// writeFileAtomic(path, data: Uint8Array | Uint8Array[], async?): the pieces
+// end to end. Async, the pieces are read in place on a libuv thread (kept
+// alive until then, not copied): the caller must not change them meanwhile.
 Napi::Value WriteFileAtomic(const Napi::CallbackInfo& info) {
   std::string path = get_path(info[0], "path");
-  Bytes data = get_bytes(info[1], "data");
-  if (!info[2].ToBoolean()) {
-    core(info.Env(), [&] { write_file_atomic(path, data.data, data.len); });
-    return info.Env().Undefined();
+  std::vector<Piece> pieces;
+  if (info[1].IsArray()) {
+    Napi::Array list = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Bytes b = get_bytes(list.Get(i), "data");
+      pieces.push_back({b.data, b.len});
+    }
+  } else {
+    Bytes b = get_bytes(info[1], "data");
+    pieces.push_back({b.data, b.len});
   }
-  auto copy = std::make_shared<std::string>(reinterpret_cast<const char*>(data.data), data.len);
-  return run<bool>(info.Env(), true, [=] { return write_file_atomic(path, copy->data(), copy->size()), true; }, Undefined);
+  return run<bool>(info.Env(), info[2].ToBoolean(), [=] { return write_file_atomic(path, pieces), true; }, Undefined, {info[1]});
 }
 
 // removeFile(path, async?)

@@ -32,12 +32,22 @@ struct FdGuard {
 
 JournalWriter::JournalWriter(const std::string& path) : path_(path) {
   struct stat st;
-  int fd = open_regular(path, O_WRONLY | O_CREAT | O_APPEND, 0644, ErrorCode::Io, &st);
+  bool created = false;
+  int fd;
+  try {
+    fd = open_regular(path, O_WRONLY | O_APPEND, 0, ErrorCode::Io, &st);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::NotFound) throw;
+    fd = open_regular(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0644, ErrorCode::Io, &st);
+    created = true;
+  }
   FdGuard guard{fd};
   size_ = uint64_t(st.st_size);
-  // An empty journal may have just been created: make its directory entry
-  // durable before any record relies on it.
-  if (size_ == 0) fsync_dir(dirname_of(path));
+  // A journal just created: make its directory entry durable before any
+  // record relies on it. An existing one (emptied by a compaction, say)
+  // has a durable entry already: no directory fsync here, on the thread
+  // that opens it.
+  if (created) fsync_dir(dirname_of(path));
   fd_ = fd;
   guard.fd = -1;
 }

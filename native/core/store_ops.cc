@@ -18,8 +18,16 @@
 namespace tk {
 
 void write_file_atomic(const std::string& path, const void* data, size_t len) {
+  write_file_atomic(path, std::vector<Piece>{{data, len}});
+}
+
+void write_file_atomic(const std::string& path, const std::vector<Piece>& pieces) {
   AtomicFile file(path);
-  file.write_at(data, len, 0);
+  uint64_t offset = 0;
+  for (const Piece& p : pieces) {
+    file.write_at(p.data, p.len, offset);
+    offset += p.len;
+  }
   file.commit();
 }
 

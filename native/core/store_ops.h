@@ -6,12 +6,21 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace tk {
 
 // Replaces (or creates) `path` with exactly these bytes via AtomicFile: the
 // old content or the new, never a mix, and durable on return.
 void write_file_atomic(const std::string& path, const void* data, size_t len);
+
+// The same with the file's bytes given in pieces, written end to end (a
+// large catalog.json serialized a slice at a time needs no concatenation).
+struct Piece {
+  const void* data;
+  size_t len;
+};
+void write_file_atomic(const std::string& path, const std::vector<Piece>& pieces);
 
 // Unlinks `path` and fsyncs its directory. A missing file is not an error
 // (an eviction repeated after a crash), and the directory is still synced,

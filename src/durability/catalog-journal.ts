@@ -11,8 +11,8 @@ import { native } from '../native.js';
 import { Journal } from './journal.js';
 import type { JournalEntry } from './records.js';
 
-/** Slices of the snapshot serialized between two turns of the event loop. */
-const SLICES_PER_TURN = 4;
+/** Slices of the snapshot (1 000 records each) serialized between two turns of the event loop. */
+const SLICES_PER_TURN = 2;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -91,13 +91,14 @@ export class CatalogJournal {
   private async compactAsync(): Promise<void> {
     this.open();
     // The first piece is taken now, before any await: the snapshot is the catalog as it is at this call.
-    const parts: string[] = [];
+    const parts: Buffer[] = [];
     for (const piece of this.snapshot(this.generation + 1)) {
-      parts.push(piece);
-      if (parts.length % SLICES_PER_TURN === 0) await nextTurn();
+      // After the first piece (the catalog taken whole) the slices wait for a turn: none falls in the caller's.
+      if (parts.length % SLICES_PER_TURN === 1) await nextTurn();
+      parts.push(Buffer.from(piece));
     }
     try {
-      await callNativeAsync(() => native.writeFileAtomic(join(this.dir, 'catalog.json'), Buffer.from(parts.join('')), true));
+      await callNativeAsync(() => native.writeFileAtomic(join(this.dir, 'catalog.json'), parts, true));
     } catch (err) {
       // catalog.json is as it was, so the journal still holds: what waited goes to it.
       this.open().appendMany(this.deferred.splice(0), { sync: false });

@@ -29,7 +29,7 @@ export function recoverModel(dir: string, model: string, state: CatalogState, mo
   }
   state.pendingDeletes.clear();
 
-  for (const record of state.list()) {
+  for (const record of [...state.list()]) {
     if (!present.delete(record.file)) {
       state.remove(record.seq);
       repairs.push(`checkpoint ${record.seq} (${record.file}) is missing from the directory; dropped from the catalog`);

@@ -130,7 +130,7 @@ async function repairModel(dir: string, name: string, monitor: Array<[string, Di
   const repairs = [...catalog.repairs];
   if (cut > 0) repairs.push(`history: cut ${cut} damaged bytes`);
   try {
-    for (const record of catalog.list()) {
+    for (const record of [...catalog.list()]) {
       const problem = await fileProblem(catalog, name, record);
       if (problem?.kind === 'missing') {
         await catalog.forget(record, problem.message);
