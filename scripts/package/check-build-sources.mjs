@@ -2,7 +2,7 @@
 // addon; this check fails when their source lists drift apart.
 import { readFileSync } from 'node:fs';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../..', import.meta.url);
 const cmake = readFileSync(new URL('CMakeLists.txt', root), 'utf8');
 const gyp = readFileSync(new URL('binding.gyp', root), 'utf8');
 

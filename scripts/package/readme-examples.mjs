@@ -1,6 +1,6 @@
 // The README's TypeScript examples, each a whole program, written out as
 // files so that tests can compile and run them exactly as a user would
-// copy them: test/readme-examples.test.ts runs them against the sources,
+// copy them: test/examples/readme-examples.test.ts runs them against the sources,
 // scripts/package/consumer-test.sh against the installed package.
 //   node scripts/package/readme-examples.mjs OUTDIR   writes OUTDIR/example-<n>.ts, prints their names
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,10 +1,10 @@
 // `npm run stress`: every part of the crash, fault and bad-input harness
 // at its default size, one after the other, then a summary table.
 //   kills              npm run stress:crash (SIGKILLs of a training process)
-//   crash points       test/crash-points.test.ts (a crash at every system call of a cycle)
-//   power-loss states  test/power-loss.test.ts (what survives a power cut, at every point)
+//   crash points       test/durability/crash-points.test.ts (a crash at every system call of a cycle)
+//   power-loss states  test/durability/power-loss.test.ts (what survives a power cut, at every point)
 //   corruptions        npm run stress:corruption (damaged files under an open store)
-//   bad inputs         test/store-bad-input.test.ts + test/bad-input.test.ts (the catalogues)
+//   bad inputs         test/store/bad-input.test.ts + test/file/bad-input.test.ts (the catalogues)
 //   fuzz executions    npm run test:native (native tests under ASan+UBSan, then libFuzzer)
 //   open/close         npm run stress:open-close (stores opened and closed in fresh processes under load)
 // Options: --small (the CI sizes: 100 kills, 1 000 corruptions, 60 s of
@@ -134,7 +134,7 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
     label: 'crash points',
     size: 'every system call of a cycle',
     async run() {
-      const r = await vitest(['test/crash-points.test.ts']);
+      const r = await vitest(['test/durability/crash-points.test.ts']);
       return countOf(r, found(r.out, /(\d+) crashes checked/), 'crashes checked');
     },
   },
@@ -142,7 +142,7 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
     label: 'power-loss states',
     size: 'every prefix of a cycle',
     async run() {
-      const r = await vitest(['test/power-loss.test.ts']);
+      const r = await vitest(['test/durability/power-loss.test.ts']);
       // "power-loss model: fresh 42 prefixes -> 20 states, clean ... -> 31 states, ...": the sum.
       const line = /^power-loss model: (.*)$/m.exec(r.out)?.[1] ?? '';
       const counts = [...line.matchAll(/-> (\d+) states/g)].map((m) => Number(m[1]));
@@ -159,7 +159,7 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
     label: 'bad inputs',
     size: 'the store and file API catalogues',
     async run() {
-      const r = await vitest(['test/store-bad-input.test.ts', 'test/bad-input.test.ts']);
+      const r = await vitest(['test/store/bad-input.test.ts', 'test/file/bad-input.test.ts']);
       return { checked: r.total, failures: r.failed, detail: `${r.total} tests` };
     },
   },
