@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { callNative, type CheckpointError } from '../errors.js';
 import { native } from '../native.js';
 import { initialState, type TrackerState } from '../policy/decide.js';
-import { readJournal, repairJournal } from './journal.js';
+import { readJournal, repairJournal, type JournalContents } from './journal.js';
 import { decodeEntry, decodeSnapshot, storedRecord, type CheckpointRecord, type Counters, type JournalEntry, type Snapshot } from './records.js';
 
 export class CatalogState {
@@ -121,17 +121,8 @@ function readSnapshot(path: string, repairs: string[]): Snapshot | null {
  * failed checksum, or a record that is not a journal entry of the right
  * shape starts the damaged tail: nothing from there on is trusted.
  */
-export function scanJournal(path: string): { entries: JournalEntry[]; validBytes: number; fileBytes: number; problem: string | null } {
-  const scan = readJournal(path);
-  const entries: JournalEntry[] = [];
-  for (let i = 0; i < scan.records.length; i++) {
-    try {
-      entries.push(decodeEntry(scan.records[i], `journal record at byte ${scan.offsets[i]}`));
-    } catch (err) {
-      return { entries, validBytes: scan.offsets[i], fileBytes: scan.fileBytes, problem: (err as CheckpointError).message };
-    }
-  }
-  return { entries, validBytes: scan.validBytes, fileBytes: scan.fileBytes, problem: scan.problem };
+export function scanJournal(path: string): JournalContents<JournalEntry> {
+  return readJournal(path, decodeEntry);
 }
 
 /**
@@ -152,7 +143,7 @@ export function loadState(dir: string, readOnly: boolean): { state: CatalogState
   }
   const journalPath = join(dir, 'journal');
   const scan = scanJournal(journalPath);
-  const { entries, problem, validBytes } = scan;
+  const { records: entries, problem, validBytes } = scan;
   const first = entries[0];
   const journalGeneration = first?.t === 'generation' ? first.n : 0;
   if (journalGeneration >= state.generation) for (const entry of entries) state.apply(entry);

@@ -28,17 +28,8 @@ function decodeEntry(v: unknown, where: string): HistoryEntry {
 }
 
 /** The history file's entries up to the first that is torn, fails its checksum or is not an entry of the right shape. */
-export function scanHistory(path: string): { entries: HistoryEntry[]; scan: JournalContents } {
-  const scan = readJournal(path);
-  const entries: HistoryEntry[] = [];
-  for (let i = 0; i < scan.records.length; i++) {
-    try {
-      entries.push(decodeEntry(scan.records[i], `history record at byte ${scan.offsets[i]}`));
-    } catch (err) {
-      return { entries, scan: { ...scan, records: scan.records.slice(0, i), offsets: scan.offsets.slice(0, i), validBytes: scan.offsets[i], problem: (err as Error).message } };
-    }
-  }
-  return { entries, scan };
+export function scanHistory(path: string): JournalContents<HistoryEntry> {
+  return readJournal(path, decodeEntry);
 }
 
 export class History {
@@ -49,7 +40,7 @@ export class History {
   constructor(private readonly path: string, readOnly: boolean, private readonly onError: (err: unknown) => void) {
     if (!readOnly) {
       // Entries appended after a damaged tail would never be read back: cut it first.
-      const { scan } = scanHistory(path);
+      const scan = scanHistory(path);
       if (scan.problem) repairJournal(path, scan);
     }
     this.journal = readOnly ? null : Journal.open(path);
@@ -91,7 +82,7 @@ export class History {
 
   /** Everything recorded for this model, oldest first (a damaged tail is left out). */
   read(): HistoryEntry[] {
-    return [...scanHistory(this.path).entries, ...this.buffer];
+    return [...scanHistory(this.path).records, ...this.buffer];
   }
 
   async close(): Promise<void> {

@@ -5,9 +5,9 @@
 import { CheckpointError, callNative, callNativeAsync } from '../errors.js';
 import { native, type NativeJournal } from '../native.js';
 
-export interface JournalContents {
-  /** The parsed records of the intact part, oldest first. */
-  records: unknown[];
+export interface JournalContents<T = unknown> {
+  /** The records of the intact part, parsed (and decoded), oldest first. */
+  records: T[];
   /** Byte offset of each record's frame. */
   offsets: number[];
   /** Where the damaged tail starts (fileBytes when there is none). */
@@ -82,20 +82,27 @@ export class Journal {
 }
 
 /**
- * Reads every intact record. The first frame that is torn, fails its checksum
- * or does not hold UTF-8 JSON starts the damaged tail: reading stops there and
- * `problem` says why. A missing file is an empty journal.
+ * Reads every intact record, each turned into a T by `decode` (which throws
+ * on a record of the wrong shape). The first frame that is torn, fails its
+ * checksum, is not UTF-8 JSON or does not decode starts the damaged tail:
+ * reading stops there and `problem` says why. A missing file is an empty journal.
  */
-export function readJournal(path: string): JournalContents {
+export function readJournal<T = unknown>(path: string, decode: (record: unknown, where: string) => T = (r) => r as T): JournalContents<T> {
   const scan = callNative(() => native.journalScan(path));
-  const records: unknown[] = [];
+  const records: T[] = [];
   for (let i = 0; i < scan.records.length; i++) {
+    const at = scan.offsets[i];
+    let json: unknown;
     try {
-      records.push(JSON.parse(utf8.decode(scan.records[i])));
+      json = JSON.parse(utf8.decode(scan.records[i]));
     } catch (err) {
       // Intact frame, but not something Journal.append wrote: trust nothing after it.
-      const at = scan.offsets[i];
       return { records, offsets: scan.offsets.slice(0, i), validBytes: at, fileBytes: scan.fileBytes, problem: `record at byte ${at} is not UTF-8 JSON (${(err as Error).message})` };
+    }
+    try {
+      records.push(decode(json, `record at byte ${at}`));
+    } catch (err) {
+      return { records, offsets: scan.offsets.slice(0, i), validBytes: at, fileBytes: scan.fileBytes, problem: (err as Error).message };
     }
   }
   return { records, offsets: scan.offsets, validBytes: scan.validBytes, fileBytes: scan.fileBytes, problem: scan.problem };

@@ -125,7 +125,7 @@ function lockAll(dir: string, names: string[]): NativeLock[] {
  */
 async function repairModel(dir: string, name: string, monitor: Array<[string, Direction]>): Promise<string[]> {
   const history = History.pathIn(dir);
-  const cut = repairJournal(history, scanHistory(history).scan);
+  const cut = repairJournal(history, scanHistory(history));
   const catalog = Catalog.open(dir, name, false, monitor);
   const repairs = [...catalog.repairs];
   if (cut > 0) repairs.push(`history: cut ${cut} damaged bytes`);
@@ -164,7 +164,7 @@ async function checkModel(dir: string, name: string, monitor: Array<[string, Dir
   const problems: StoreProblem[] = [];
   const catalog = Catalog.open(dir, name, true, monitor);
   for (const message of catalog.repairs) problems.push({ kind: 'catalog', message });
-  const scans = [['journal', scanJournal(join(dir, 'journal'))], ['history', scanHistory(History.pathIn(dir)).scan]] as const;
+  const scans = [['journal', scanJournal(join(dir, 'journal'))], ['history', scanHistory(History.pathIn(dir))]] as const;
   for (const [kind, scan] of scans) {
     if (scan.problem)
       problems.push({ kind, message: `${kind}: ${scan.fileBytes - scan.validBytes} damaged bytes at byte ${scan.validBytes} (${scan.problem})` });
