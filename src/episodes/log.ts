@@ -8,7 +8,6 @@ import { badInput, callNative, callNativeAsync, CheckpointError } from '../error
 import { errorEvent, type Emit } from '../events.js';
 import type { Logger } from '../logger.js';
 import { native, type NativeLock } from '../native.js';
-import { episodeNative, type NativeEpisodeWriter } from './native-episodes.js';
 import { resolveEpisodeOptions, type EpisodeKeep, type EpisodeSettings } from '../validate/episode-options.js';
 import { Batch, rawSize } from './record-codec.js';
 import { SegmentReader } from './segment-reader.js';
@@ -16,7 +15,8 @@ import { LIMITS } from '../validate/limits.js';
 import { recoverStream } from './recovery.js';
 import { writeArrowExport, type ExportResult } from './arrow-export.js';
 import { planEpisodeRetention } from './retention.js';
-import { encodeIndex, indexFile, indexRecord, segmentFile, segmentRecords, timeRange, type SegmentInfo } from './segment-index.js';
+import { indexFile, segmentRecords, timeRange, type SegmentInfo } from './segment-index.js';
+import { SegmentWriter, type BatchRecords } from './segment-writer.js';
 import { checkQuery, normalizeRecord } from '../validate/episode-record.js';
 import type { AppendResult, EpisodeLogOptions, EpisodeRecord, EpisodeRef, EpisodeStats, ReplayQuery, StoredEpisode } from './types.js';
 
@@ -30,11 +30,8 @@ export interface EpisodeContext {
   keep: EpisodeKeep;
 }
 
-/** The records of one commit, as the index needs them, and the promise they share. */
-interface PendingBatch {
-  ids: number[];
-  times: number[];
-  models: string[];
+/** The records of one commit, and the promise they share. */
+interface PendingBatch extends BatchRecords {
   durable: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
@@ -55,8 +52,8 @@ export class EpisodeLog {
   /** What recovery at open repaired or found damaged. */
   readonly repairs: readonly string[];
   private readonly segments: SegmentInfo[];
-  private active: SegmentInfo | null;
-  private writer: NativeEpisodeWriter | null;
+  /** Null when read-only. */
+  private readonly writer: SegmentWriter | null;
   private nextId: number;
   private batch: Batch;
   /** Committed batch buffers, kept for reuse: written pages copy at memory speed, fresh ones fault in page by page. */
@@ -66,7 +63,6 @@ export class EpisodeLog {
   private timer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
   private due = false;
-  private needsRoll = false;
   /** A retention pass in progress. */
   private retaining: Promise<void> | null = null;
   private closed = false;
@@ -87,12 +83,11 @@ export class EpisodeLog {
     const recovered = recoverStream(dir, stream, settings.indexBytes, readOnly);
     this.repairs = recovered.repairs;
     this.segments = recovered.segments;
-    this.active = recovered.active;
     this.nextId = recovered.nextId;
     this.counters.damaged = recovered.damages.length;
     this.reader = new SegmentReader(stream, this.segments, this.counters, ctx);
-    this.writer = readOnly || !this.active ? null
-      : callNative(() => episodeNative.episodeWriterOpen(this.active!.path, this.active!.bytes, settings.level));
+    this.writer = readOnly || !recovered.active ? null
+      : new SegmentWriter(dir, recovered.active, this.segments, settings, () => this.applyRetention());
     this.batch = this.newBatch();
   }
 
@@ -246,20 +241,13 @@ export class EpisodeLog {
     const records = (this.inflight = this.pending!);
     this.pending = null;
     this.batch = this.spares.pop() ?? this.newBatch();
-    const writer = this.writer!;
     const count = records.ids.length;
     try {
-      if (this.needsRoll || writer.broken() || this.active!.bytes >= this.settings.segmentBytes) await this.roll(records.ids[0]);
-      const written = await callNativeAsync(() => writer.commit(batch.view(), batch.count, this.settings.codec));
-      const active = this.active!;
-      for (let i = 0; i < count; i++)
-        indexRecord(active, { offset: written[2 * i], frameBytes: written[2 * i + 1], id: records.ids[i], time: records.times[i], model: records.models[i] }, this.settings.indexBytes);
-      active.bytes = writer.size();
+      await this.writer!.write(batch, records);
       this.counters.commits++;
       this.counters.acknowledged += count;
       records.resolve();
     } catch (err) {
-      if (writer.broken()) this.needsRoll = true;
       this.counters.failed += count;
       records.reject(err);
       this.ctx.logger.error({ stream: this.stream, records: count, err }, 'episode commit failed');
@@ -274,20 +262,6 @@ export class EpisodeLog {
   /** A batch buffer with room for batchBytes and the record that crosses it (untouched pages cost nothing). */
   private newBatch(): Batch {
     return new Batch(this.settings.batchBytes + BATCH_SLACK);
-  }
-
-  /** Closes the open segment (its index written beside it) and continues in the next. */
-  private async roll(firstId: number): Promise<void> {
-    const old = this.active!;
-    const closed = { ...old, sealedMs: Date.now() };
-    const header = { seq: old.seq + 1, firstId, createdMs: Date.now() };
-    const path = join(this.dir, segmentFile(header.seq));
-    await callNativeAsync(() => this.writer!.roll(join(this.dir, indexFile(old.seq)), encodeIndex(closed), path, header));
-    old.sealedMs = closed.sealedMs;
-    this.active = { seq: header.seq, path, firstId, bytes: this.writer!.size(), createdMs: header.createdMs, sealedMs: null, blocks: [] };
-    this.segments.push(this.active);
-    this.needsRoll = false;
-    this.applyRetention();
   }
 
   /** Drops what retention lets go, off the event loop: one pass at a time, and close() waits for it. */
