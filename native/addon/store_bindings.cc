@@ -1,4 +1,4 @@
-// N-API bindings of the per-model store primitives (DESIGN.md §4, §5): the
+// N-API bindings of the per-model store primitives (docs/ARCHITECTURE.md, "On disk"): the
 // journal, atomic replacement, removal, truncation, .tmp cleanup, directory
 // creation and sync, quarantine and the model LOCK. Synchronous by default
 // (a few system calls each, made on the calling thread); the journal's

@@ -1,5 +1,5 @@
 // Error type shared by every core module. Codes mirror the public
-// CheckpointError codes (DESIGN.md §7) so the addon maps them one to one.
+// CheckpointError codes (src/errors.ts) so the addon maps them one to one.
 #pragma once
 #include <stdexcept>
 #include <string>

@@ -1,5 +1,6 @@
-// Durable file primitives: the commit protocol of DESIGN.md §5 at the level
-// of one file. Every system call goes through syscall_seam.
+// Durable file primitives: the commit protocol (docs/FORMAT.md, "How a file
+// is committed") at the level of one file. Every system call goes through
+// syscall_seam.
 #pragma once
 #include <condition_variable>
 #include <cstddef>

@@ -1,5 +1,6 @@
-// The per-model journal (DESIGN.md §4): an append-only log of records, each
-// framed as u32 payload_len | u64 xxh3_64(payload) | payload, little-endian.
+// The per-model journal (docs/FORMAT.md, "Journal and history framing"):
+// an append-only log of records, each framed as
+// u32 payload_len | u64 xxh3_64(payload) | payload, little-endian.
 // A crash can leave only a torn tail, which scan_journal reports and
 // truncate_file cuts off. Every system call goes through syscall_seam.
 #pragma once

@@ -1,4 +1,4 @@
-// Directory-level operations of a model directory (DESIGN.md §4, §5):
+// Directory-level operations of a model directory (docs/ARCHITECTURE.md, "On disk"):
 // atomic replacement of a small file (catalog.json), durable removal, and
 // emptying .tmp/ at open. Every system call that changes the disk goes
 // through syscall_seam; ensure_dir, make_dirs, fsync_dir and FileLock are in

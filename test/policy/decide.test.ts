@@ -374,7 +374,7 @@ describe('presets', () => {
     ['conservative', { keepBest: 20, everySteps: 50, minRelative: 0.001 }],
     ['balanced', { keepBest: 10, everySteps: 100, minRelative: 0.005 }],
     ['aggressive', { keepBest: 5, everySteps: 200, minRelative: 0.01 }],
-  ] as const)('%s matches the DESIGN table', (name, want) => {
+  ] as const)('%s matches the table in docs/POLICIES.md', (name, want) => {
     expect(presetConfig(name)).toEqual(want);
   });
 
