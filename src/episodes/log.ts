@@ -4,6 +4,7 @@
 // to the addon, which encodes, writes and fsyncs it off the JavaScript
 // thread, and then every record of the batch is acknowledged together.
 import { join } from 'node:path';
+import { monotonicWallClock } from '../clock.js';
 import { badInput, callNative, callNativeAsync, CheckpointError } from '../errors.js';
 import { errorEvent, type Emit } from '../events.js';
 import type { Logger } from '../logger.js';
@@ -71,6 +72,7 @@ export class EpisodeLog {
     dropped: { segments: 0, bytes: 0 }, reads: { segments: 0, blocks: 0, bytes: 0, records: 0 },
   };
   private readonly reader: SegmentReader;
+  private readonly now = monotonicWallClock();
 
   private constructor(
     readonly stream: string,
@@ -87,7 +89,7 @@ export class EpisodeLog {
     this.counters.damaged = recovered.damages.length;
     this.reader = new SegmentReader(stream, this.segments, this.counters, ctx);
     this.writer = readOnly || !recovered.active ? null
-      : new SegmentWriter(dir, recovered.active, this.segments, settings, () => this.applyRetention());
+      : new SegmentWriter(dir, recovered.active, this.segments, settings, () => this.applyRetention(), this.now);
     this.batch = this.newBatch();
   }
 
@@ -273,7 +275,7 @@ export class EpisodeLog {
     const { keep } = this.settings;
     if (this.readOnly || (keep.maxBytes === null && keep.maxAgeDays === null)) return;
     try {
-      for (const { segment, reason } of planEpisodeRetention(this.segments, keep, this.ctx.references(), Date.now())) {
+      for (const { segment, reason } of planEpisodeRetention(this.segments, keep, this.ctx.references(), this.now())) {
         // Out of the list first: a replay planned from now on does not read it (one in flight sees E_NOT_FOUND and skips it).
         this.segments.splice(this.segments.indexOf(segment), 1);
         await callNativeAsync(() => native.removeFile(segment.path, true));

@@ -3,6 +3,7 @@
 // index written beside it). Encoding, writes and fsyncs run in the addon,
 // off the JavaScript thread.
 import { join } from 'node:path';
+import type { Clock } from '../clock.js';
 import { callNative, callNativeAsync } from '../errors.js';
 import type { EpisodeSettings } from '../validate/episode-options.js';
 import { episodeNative, type NativeEpisodeWriter } from './native-episodes.js';
@@ -28,6 +29,7 @@ export class SegmentWriter {
     private readonly segments: SegmentInfo[],
     private readonly settings: EpisodeSettings,
     private readonly onRoll: () => void,
+    private readonly now: Clock,
   ) {
     this.writer = callNative(() => episodeNative.episodeWriterOpen(active.path, active.bytes, settings.level));
   }
@@ -53,8 +55,9 @@ export class SegmentWriter {
   /** Closes the open segment (its index written beside it) and continues in the next. */
   private async roll(firstId: number): Promise<void> {
     const old = this.active;
-    const closed = { ...old, sealedMs: Date.now() };
-    const header = { seq: old.seq + 1, firstId, createdMs: Date.now() };
+    const now = this.now();
+    const closed = { ...old, sealedMs: now };
+    const header = { seq: old.seq + 1, firstId, createdMs: now };
     const path = join(this.dir, segmentFile(header.seq));
     await callNativeAsync(() => this.writer.roll(join(this.dir, indexFile(old.seq)), encodeIndex(closed), path, header));
     old.sealedMs = closed.sealedMs;

@@ -2,6 +2,7 @@
 // tracker decides and remembers, the save queue writes and orders commits,
 // the committer makes them durable, the evictor applies retention, the
 // loader reads with fallback.
+import { monotonicWallClock } from '../clock.js';
 import { CheckpointError } from '../errors.js';
 import type { CheckpointFields, CheckpointInfo } from '../file/types.js';
 import type { TensorInput, TensorSpec } from '../file/tensors.js';
@@ -39,6 +40,7 @@ export class ModelCheckpoints {
   /** A signal is closing the store: the training loop may still run until the process ends. */
   private signalled = false;
   private closeRun: Promise<void> | null = null;
+  private readonly now = monotonicWallClock();
 
   /** @internal created by the store's model() */
   constructor(
@@ -51,6 +53,9 @@ export class ModelCheckpoints {
     readonly settings: Readonly<ModelSettings>,
   ) {
     this.tracker = new Tracker(catalog, settings.policy);
+    const aheadMs = catalog.readOnly ? 0 : this.tracker.countFrom(this.now());
+    if (aheadMs > 0)
+      ctx.logger.warn({ model: name, aheadMs }, 'the last save is dated in the future (the clock was set back, or the store moved between machines): time-based saves count from now');
     this.evictor = new Evictor(name, dir, catalog, ctx, settings.retention);
     this.committer = new Committer(name, catalog, historyLog, this.tracker, this.evictor, ctx, settings.alertAfter);
     this.queue = new SaveQueue(name, dir, catalog, ctx, settings.compression, {
@@ -72,7 +77,7 @@ export class ModelCheckpoints {
     this.checkWritable();
     const { step, epoch, metrics, force } = checkReport(input);
     this.tracker.checkStep(this.name, step);
-    const now = Date.now();
+    const now = this.now();
     const report = { step, metrics, force };
     let decision = this.tracker.decide(report, now);
     // Stage before any state changes: tensors that fail validation, or a save
@@ -133,7 +138,7 @@ export class ModelCheckpoints {
       this.drop(step);
       throw new CheckpointError('E_NOSPACE', `model "${this.name}": save at step ${step} dropped: the disk is behind and staging memory is full (backpressure '${this.ctx.pipeline.backpressure}')`);
     }
-    const tracker = this.tracker.saved(step, Date.now());
+    const tracker = this.tracker.saved(step, this.now());
     const ticket = this.queue.enqueue(placed, {
       tracker, bestBefore: tracker.best, step, epoch, metrics, meta: options.meta, category,
       reasons: [category === 'final' ? 'final' : 'forced'], healthy: true, improved: [],
@@ -202,7 +207,7 @@ export class ModelCheckpoints {
   }
 
   stats(): ModelStats {
-    return modelStats(this.catalog, this.tracker, this.settings.retention.quotaBytes, {
+    return modelStats(this.catalog, this.tracker, this.settings.retention.quotaBytes, this.now(), {
       coalesced: this.queue.coalesced, dropped: this.dropped, queueDepth: this.queue.depth,
       stall: this.queue.stall, persist: this.committer.persistLatency,
     });

@@ -19,7 +19,7 @@ export interface SavePathFigures {
   persist: RecordableHistogram;
 }
 
-export function modelStats(catalog: Catalog, tracker: Tracker, quotaBytes: number | null, path: SavePathFigures): ModelStats {
+export function modelStats(catalog: Catalog, tracker: Tracker, quotaBytes: number | null, now: number, path: SavePathFigures): ModelStats {
   catalog.refresh();
   const records = catalog.list();
   const checkpoints: Record<Category, number> = { best: 0, periodic: 0, final: 0, manual: 0 };
@@ -31,7 +31,7 @@ export function modelStats(catalog: Catalog, tracker: Tracker, quotaBytes: numbe
     quotaBytes,
     best: state.best,
     lastStep: state.lastStep,
-    lastSaveAgeMs: state.lastSavedTime === null || records.length === 0 ? null : Date.now() - state.lastSavedTime,
+    lastSaveAgeMs: state.lastSavedTime === null || records.length === 0 ? null : Math.max(0, now - state.lastSavedTime),
     ...tracker.totals,
     coalesced: path.coalesced,
     dropped: path.dropped,

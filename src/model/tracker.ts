@@ -22,6 +22,18 @@ export class Tracker {
     ({ tracker: this.state, counters: this.counters } = catalog.persisted());
   }
 
+  /**
+   * A last save after `now` (the clock was set back, or the store came from
+   * another machine) counts from `now`, or time-based saves would stop until
+   * the clock caught up. Returns how far ahead it was.
+   */
+  countFrom(now: number): number {
+    const ahead = (this.state.lastSavedTime ?? now) - now;
+    if (ahead <= 0) return 0;
+    this.state = { ...this.state, lastSavedTime: now };
+    return ahead;
+  }
+
   /** The live state; for a read-only model, what the writer last persisted. */
   get current(): TrackerState {
     return this.catalog.readOnly ? this.catalog.persisted().tracker : this.state;

@@ -61,8 +61,9 @@ describe('keep.episodes', () => {
     await store.close();
   });
 
-  it('maxAgeDays drops closed segments whose last write is older, at a roll and at open', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+  it('maxAgeDays drops closed segments whose last write is older, at a roll and at open; a wall-clock jump drops nothing', async () => {
+    // vi.setSystemTime moves only the wall clock; advanceTimersByTime is time passing.
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     const t0 = Date.UTC(2026, 0, 1);
     vi.setSystemTime(t0);
     let store: CheckpointManager = await freshStore(root, { keep: { episodes: { maxAgeDays: 2 } } });
@@ -71,10 +72,16 @@ describe('keep.episodes', () => {
     const before = log.stats().segments;
     expect(before).toBeGreaterThan(3);
     expect(log.stats().dropped.segments).toBe(0);
-    vi.setSystemTime(t0 + 3 * 86_400_000);
-    await appendRange(log, 100, 140); // rolls at least once: everything closed on day 0 goes
+    vi.setSystemTime(t0 + 30 * 86_400_000);
+    await appendRange(log, 100, 120); // rolls, but within the process only real time ages a segment
+    expect(log.stats().dropped.segments).toBe(0);
+    const beforeAging = log.stats().segments;
+    expect(beforeAging).toBeGreaterThan(before);
+    vi.setSystemTime(t0);
+    vi.advanceTimersByTime(3 * 86_400_000);
+    await appendRange(log, 120, 140); // rolls at least once: everything closed on day 0 goes
     const oldest = (await steps(log))[0];
-    expect(log.stats().dropped.segments).toBe(before - 1);
+    expect(log.stats().dropped.segments).toBe(beforeAging - 1);
     expect(oldest).toBeGreaterThan(50);
     await store.close();
     vi.setSystemTime(t0 + 10 * 86_400_000);

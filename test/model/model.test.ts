@@ -382,37 +382,6 @@ describe('retention end to end', () => {
   });
 });
 
-describe('every.minutes through the store', () => {
-  afterEach(() => vi.useRealTimers());
-
-  it('saves once the minutes have passed since the last save, by the clock persisted across a reopen', async () => {
-    // Only Date is faked: the store's timers and the workers run as usual.
-    vi.useFakeTimers({ toFake: ['Date'] });
-    const t0 = Date.parse('2026-01-01T00:00:00Z');
-    const at = (minutes: number) => vi.setSystemTime(t0 + minutes * 60_000);
-    const options = { every: { steps: null, minutes: 5 } };
-    at(0);
-    const { store, dir } = await fresh(options);
-    const m = store.model('m');
-    expect(m.report({ step: 0, tensors: tensorsFor(0) }).saved).toBe(false); // the clock starts at the open
-    at(4.99);
-    expect(m.report({ step: 1, tensors: tensorsFor(1) }).saved).toBe(false);
-    at(5);
-    const second = await put(m, { step: 2, tensors: tensorsFor(2) });
-    expect(second).toMatchObject({ saved: true, reasons: ['minutes'], category: 'periodic' });
-    expect(second.info).toMatchObject({ step: 2, reasons: ['minutes'] });
-    await store.close();
-
-    // The last save's time is persisted: the reopened store counts from minute 5.
-    at(9.99);
-    const m2 = (await reopen(dir, options)).model('m');
-    expect(m2.report({ step: 3, tensors: tensorsFor(3) }).saved).toBe(false);
-    at(10);
-    expect(await put(m2, { step: 4, tensors: tensorsFor(4) })).toMatchObject({ saved: true, reasons: ['minutes'] });
-    expect(m2.list().map((c) => [c.step, c.reasons])).toEqual([[2, ['minutes']], [4, ['minutes']]]);
-  });
-});
-
 describe('list(), best(), latest(), history()', () => {
   it('keeps a metric named __proto__ as a metric: in the checkpoint, its load and the history', async () => {
     const { store } = await fresh({ always: true });
