@@ -74,8 +74,9 @@ export interface NativeLimits {
 export interface NativeAddon {
   formatVersion: number;
   limits: NativeLimits;
-  writeCheckpoint(path: string, tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, async: false): NativeWriteResult;
-  writeCheckpoint(path: string, tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, async: true): Promise<NativeWriteResult>;
+  /** `links.followLinks` false: the store's own file, whose directory is never reached through a symbolic link. */
+  writeCheckpoint(path: string, tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, async: false, links: { followLinks: boolean }): NativeWriteResult;
+  writeCheckpoint(path: string, tensors: NativeTensor[], headJson: string, options: NativeWriteOptions, async: true, links: { followLinks: boolean }): Promise<NativeWriteResult>;
   /**
    * Anything but a regular file at `path` is E_CORRUPT naming what it is; a
    * symbolic link too, unless `followLinks` (for a path the caller chose: a

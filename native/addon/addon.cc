@@ -58,6 +58,8 @@ WriteOptions get_write_options(const Napi::Value& v) {
   return o;
 }
 
+// writeCheckpoint(path, tensors, headJson, options, async, links?: {followLinks?: boolean}):
+// without followLinks (a store's own file) the file's directory is never a link.
 Napi::Value WriteCheckpoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = get_path(info[0], "path");
@@ -68,8 +70,9 @@ Napi::Value WriteCheckpoint(const Napi::CallbackInfo& info) {
   std::string head = get_string(info[2], "head JSON");
   WriteOptions options = get_write_options(info[3]);
   bool async = info[4].ToBoolean();
+  bool store_dir = info[5].IsObject() && !info[5].As<Napi::Object>().Get("followLinks").ToBoolean();
   return run<WriteResult>(
-      env, async, [=] { return write_checkpoint(path, tensors, head, options); },
+      env, async, [=] { return write_checkpoint(path, tensors, head, options, store_dir); },
       [](Napi::Env env, WriteResult& r) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
         out.Set("fileBytes", Napi::Number::New(env, double(r.file_bytes)));

@@ -113,6 +113,41 @@ int open_regular(int dirfd, const std::string& name, const std::string& path, in
   return fd.release();
 }
 
+int open_regular(const std::string& path, int flags, mode_t mode, ErrorCode not_regular, struct stat* st,
+                 bool follow_links) {
+  if (follow_links) return open_regular(AT_FDCWD, path, path, flags, mode, not_regular, st, true);
+  int dir_fd = open_store_dir(dirname_of(path), false);
+  int fd = -1;
+  try {
+    fd = open_regular(dir_fd, basename_of(path), path, flags, mode, not_regular, st, false);
+  } catch (...) {
+    ::close(dir_fd);
+    throw;
+  }
+  ::close(dir_fd);
+  return fd;
+}
+
+int open_store_dir(const std::string& dir, bool traced) {
+  const std::string parent = dirname_of(dir);
+  const std::string name = basename_of(dir);
+  int parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (parent_fd < 0) throw_sys_error("open", parent, errno);
+  const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  int fd = traced ? sys::openat(parent_fd, name.c_str(), dir.c_str(), flags) : ::openat(parent_fd, name.c_str(), flags);
+  if (fd < 0) {
+    int err = errno;
+    try {
+      throw_open_error(parent_fd, name, dir, err, true, ErrorCode::Io);
+    } catch (...) {
+      ::close(parent_fd);
+      throw;
+    }
+  }
+  ::close(parent_fd);
+  return fd;
+}
+
 int open_dir(const std::string& dir) {
   int fd = sys::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) throw_sys_error("open", dir, errno);
@@ -192,11 +227,11 @@ std::atomic<uint64_t> g_temp_counter{0};
 constexpr uint64_t kWritebackBytes = 8ull << 20;
 }  // namespace
 
-AtomicFile::AtomicFile(const std::string& final_path)
+AtomicFile::AtomicFile(const std::string& final_path, bool store_dir)
     : final_path_(final_path), final_name_(basename_of(final_path)) {
   const std::string dir = dirname_of(final_path);
   try {
-    dir_fd_ = open_dir(dir);
+    dir_fd_ = store_dir ? open_store_dir(dir) : open_dir(dir);
     tmp_fd_ = open_subdir(dir_fd_, dir, ".tmp", true, false);
     // pid + counter: concurrent writers and leftovers of a crashed process never
     // collide, and O_EXCL makes sure we never write into someone else's file.

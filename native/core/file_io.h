@@ -55,16 +55,27 @@ const char* file_kind(mode_t mode);
 // `follow_links` drops O_NOFOLLOW, for a path the caller chose (the
 // low-level reader's): a link to a regular file is then read, a link to
 // anything else still refused.
+// The path form of a store file (!follow_links) opens it relative to its
+// directory, itself opened with open_store_dir: a link swapped in for the
+// directory cannot lead the open outside the store.
 int open_regular(int dirfd, const std::string& name, const std::string& path, int flags, mode_t mode,
                  ErrorCode not_regular, struct stat* st, bool follow_links = false);
-inline int open_regular(const std::string& path, int flags, mode_t mode, ErrorCode not_regular, struct stat* st,
-                        bool follow_links = false) {
-  return open_regular(AT_FDCWD, path, path, flags, mode, not_regular, st, follow_links);
-}
+int open_regular(const std::string& path, int flags, mode_t mode, ErrorCode not_regular, struct stat* st,
+                 bool follow_links = false);
 
-// Opens a directory named by the caller (the store root, a model
-// directory): symbolic links in its path are the caller's business.
+// Opens a directory named by the caller (the store root, the directory of
+// a file the caller writes): symbolic links in its path are the caller's
+// business.
 int open_dir(const std::string& dir);
+// Opens a directory the store made (a model directory, an episode stream):
+// its parent as the caller named it, the directory itself never through a
+// symbolic link. A link, or anything but a directory, in its place (even one
+// swapped in while the store runs) is Error(Io) naming what it is, so no
+// store operation is led outside the store. Only the last open goes through
+// the seam (opening the parent read-only changes nothing on disk).
+// `traced` false bypasses the seam for that one too, for the directory of a
+// file opened by path, whose own open is the call the seam counts.
+int open_store_dir(const std::string& dir, bool traced = true);
 // Opens (creating it first when `create`) the directory `name` inside the
 // one open as dirfd, never following a symbolic link: anything but a real
 // directory there is Error(Io) naming what it is. With `create`, a
@@ -93,7 +104,10 @@ std::vector<std::string> make_dirs(const std::string& path);
 // removes the temp file, so a failed write leaves nothing behind.
 class AtomicFile {
  public:
-  explicit AtomicFile(const std::string& final_path);
+  // A store file (store_dir) is written into a directory opened with
+  // open_store_dir; a file the caller names, into its directory wherever
+  // that leads.
+  explicit AtomicFile(const std::string& final_path, bool store_dir = false);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;

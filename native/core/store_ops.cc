@@ -22,7 +22,7 @@ void write_file_atomic(const std::string& path, const void* data, size_t len) {
 }
 
 void write_file_atomic(const std::string& path, const std::vector<Piece>& pieces) {
-  AtomicFile file(path);
+  AtomicFile file(path, true);
   uint64_t offset = 0;
   for (const Piece& p : pieces) {
     file.write_at(p.data, p.len, offset);
@@ -32,12 +32,15 @@ void write_file_atomic(const std::string& path, const std::vector<Piece>& pieces
 }
 
 void remove_file(const std::string& path) {
-  if (sys::unlink(path.c_str()) != 0 && errno != ENOENT) throw_sys_error("unlink", path, errno);
-  fsync_dir(dirname_of(path));
+  const std::string dir = dirname_of(path);
+  FdCloser dir_fd{open_store_dir(dir)};
+  if (sys::unlinkat(dir_fd.fd, basename_of(path).c_str(), path.c_str(), 0) != 0 && errno != ENOENT)
+    throw_sys_error("unlink", path, errno);
+  if (sys::fsync(dir_fd.fd) != 0) throw_sys_error("fsync", dir, errno);
 }
 
 size_t clear_tmp_dir(const std::string& dir) {
-  FdCloser dir_fd{open_dir(dir)};
+  FdCloser dir_fd{open_store_dir(dir)};
   FdCloser tmp_fd{open_subdir(dir_fd.fd, dir, ".tmp", false, false)};
   if (tmp_fd.fd < 0) return 0;  // no .tmp: nothing was ever left there
   const std::string tmp = dir + "/.tmp";
@@ -85,7 +88,7 @@ std::string move_to_quarantine(const std::string& dir, const std::string& file) 
   if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos ||
       file.find('\0') != std::string::npos)
     throw Error(ErrorCode::BadInput, "quarantine: \"" + file + "\" is not the name of an entry of " + dir);
-  FdCloser dir_fd{open_dir(dir)};
+  FdCloser dir_fd{open_store_dir(dir)};
   struct stat st;
   if (::fstatat(dir_fd.fd, file.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys_error("quarantine", dir + "/" + file, errno);
   const std::string qdir = dir + "/.quarantine";

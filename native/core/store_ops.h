@@ -1,6 +1,7 @@
 // Directory-level operations of a model directory (docs/ARCHITECTURE.md, "On disk"):
 // atomic replacement of a small file (catalog.json), durable removal, and
-// emptying .tmp/ at open. Every system call that changes the disk goes
+// emptying .tmp/ at open. Each opens the directory with open_store_dir (a
+// link in its place leads nowhere). Every system call that changes the disk goes
 // through syscall_seam; ensure_dir, make_dirs, fsync_dir and FileLock are in
 // file_io.
 #pragma once

@@ -265,7 +265,7 @@ void check_write(const std::vector<TensorSource>& tensors, std::string_view head
 }
 
 WriteResult write_checkpoint(const std::string& path, const std::vector<TensorSource>& tensors,
-                             std::string_view head_json, const WriteOptions& options) {
+                             std::string_view head_json, const WriteOptions& options, bool store_dir) {
   check_inputs(tensors, head_json, options);
   check_index_size(head_json, options, tensors);
   std::vector<TensorEntry> entries;
@@ -280,7 +280,7 @@ WriteResult write_checkpoint(const std::string& path, const std::vector<TensorSo
     result.raw_bytes += src.nbytes;
   }
 
-  AtomicFile file(path);
+  AtomicFile file(path, store_dir);
   uint8_t header[kHeaderSize];
   encode_header(header);
   file.write_at(header, kHeaderSize, 0);

@@ -45,7 +45,9 @@ void check_write(const std::vector<TensorSource>& tensors, std::string_view head
 // model, seq, step, metrics, meta, ...); the writer adds format_version,
 // codec and tensors. Throws Error(BadInput) for invalid tensors or options,
 // and the file_io errors for failed system calls (leaving no file behind).
+// A store's checkpoint (store_dir) goes into a directory opened with
+// open_store_dir; a path the caller names may lead through links.
 WriteResult write_checkpoint(const std::string& path, const std::vector<TensorSource>& tensors,
-                             std::string_view head_json, const WriteOptions& options);
+                             std::string_view head_json, const WriteOptions& options, bool store_dir = false);
 
 }  // namespace tk

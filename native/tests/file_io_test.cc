@@ -217,7 +217,8 @@ static void test_file_lock() {
   }
   tk::FileLock again(path);  // released with the first one
   CHECK(tkt::read_file(path) == pid + "\n");
-  CHECK_THROWS_CODE(tk::FileLock(dir / "missing/LOCK"), ErrorCode::NotFound, "open " + dir / "missing/LOCK");
+  // The lock's directory is opened first (never through a link): its absence is what the error names.
+  CHECK_THROWS_CODE(tk::FileLock(dir / "missing/LOCK"), ErrorCode::NotFound, "open " + dir / "missing");
 }
 
 static void test_fault_plan_grammar() {

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -173,8 +174,39 @@ static void test_episode_segments() {
   CHECK(tk::episodes::scan_segment(seg).header_ok);
 }
 
+// A model directory swapped for a link to another directory (even while the
+// store runs): every store operation opens the directory itself without
+// following it, so nothing is written, read or removed in the other one; a
+// file the caller names may still be written through a link of its own.
+static void test_model_directory_link() {
+  tkt::TempDir root, outside;
+  tkt::write_file(outside / "00000001-s1.tkpt", "precious");
+  tkt::write_file(outside / "journal", "precious");
+  CHECK(::symlink(outside.path().c_str(), (root / "m").c_str()) == 0);
+  const std::string m = root / "m";
+  const std::string says = m + " is a symbolic link, not a directory";
+  std::vector<uint8_t> data(16, 1);
+  std::vector<tk::TensorSource> tensors{{"w", tk::Dtype::U8, {16}, data.data(), data.size()}};
+  CHECK_THROWS_CODE(tk::write_checkpoint(m + "/00000002-s2.tkpt", tensors, "{}", tk::WriteOptions{}, true), ErrorCode::Io, says);
+  CHECK_THROWS_CODE(tk::write_file_atomic(m + "/catalog.json", "{}", 2), ErrorCode::Io, says);
+  CHECK_THROWS_CODE(tk::remove_file(m + "/00000001-s1.tkpt"), ErrorCode::Io, says);
+  CHECK_THROWS_CODE(tk::clear_tmp_dir(m), ErrorCode::Io, says);
+  CHECK_THROWS_CODE(tk::move_to_quarantine(m, "00000001-s1.tkpt"), ErrorCode::Io, says);
+  CHECK_THROWS_CODE(tk::JournalWriter{m + "/journal"}, ErrorCode::Io, says);
+  CHECK_THROWS_CODE(tk::FileLock{m + "/LOCK"}, ErrorCode::Io, says);
+  CHECK_THROWS_CODE(tk::ReadOnlyFile{m + "/00000001-s1.tkpt"}, ErrorCode::Io, says);
+  CHECK_THROWS_CODE(tk::read_store_file(m + "/journal"), ErrorCode::Io, says);
+  std::vector<std::string> left = tkt::list_dir(outside.path());
+  std::sort(left.begin(), left.end());
+  CHECK((left == std::vector<std::string>{"00000001-s1.tkpt", "journal"}));
+  CHECK(tkt::read_file(outside / "00000001-s1.tkpt") == "precious" && tkt::read_file(outside / "journal") == "precious");
+  // The caller's own path: its directory may be a link.
+  tk::write_checkpoint(m + "/mine.tkpt", tensors, "{}", tk::WriteOptions{});
+  CHECK(tkt::exists(outside / "mine.tkpt"));
+}
+
 int main() {
   ::alarm(60);  // a blocked open fails the test (SIGALRM) instead of stalling the run
   return tkt::run("hostile_fs_test", {test_lock_file, test_journal, test_checkpoint_reads, test_atomic_writes,
-                                      test_episode_segments});
+                                      test_episode_segments, test_model_directory_link});
 }

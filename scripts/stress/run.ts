@@ -4,7 +4,8 @@
 //   crash points       test/durability/crash-points.test.ts (a crash at every system call of a cycle)
 //   power-loss states  test/durability/power-loss.test.ts (what survives a power cut, at every point)
 //   corruptions        npm run stress:corruption (damaged files under an open store)
-//   bad inputs         test/store/bad-input.test.ts + test/file/bad-input.test.ts (the catalogues)
+//   bad inputs         the bad-input catalogues (test/store, test/file), the hostile-environment suite,
+//                      hostile store files and clock jumps
 //   fuzz executions    npm run test:native (native tests under ASan+UBSan, then libFuzzer)
 //   open/close         npm run stress:open-close (stores opened and closed in fresh processes under load)
 // Options: --small (the CI sizes: 100 kills, 1 000 corruptions, 60 s of
@@ -157,9 +158,12 @@ const PARTS: Record<PartKey, { label: string; size: string; run(): Promise<Resul
   },
   'bad-inputs': {
     label: 'bad inputs',
-    size: 'the store and file API catalogues',
+    size: 'catalogues, hostile environment',
     async run() {
-      const r = await vitest(['test/store/bad-input.test.ts', 'test/file/bad-input.test.ts']);
+      const r = await vitest([
+        'test/store/bad-input.test.ts', 'test/file/bad-input.test.ts', 'test/store/hostile-environment.test.ts',
+        'test/durability/hostile-store-files.test.ts', 'test/model/clock.test.ts',
+      ]);
       return { checked: r.total, failures: r.failed, detail: `${r.total} tests` };
     },
   },

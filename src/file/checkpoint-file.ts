@@ -54,26 +54,39 @@ function loaded(index: CheckpointIndex, tensors: Record<string, Tensor>): Loaded
   return { info, tensors, metrics: info.metrics, step: info.step, epoch: info.epoch, meta };
 }
 
-export async function writeCheckpoint(
+export function writeCheckpoint(
   path: string, tensors: TensorInput, fields: CheckpointFields = {}, options: WriteOptions = {},
 ): Promise<CheckpointIndex> {
-  const { specs, head, native: opts } = writeArgs(path, tensors, fields, options);
-  const result = await callNativeAsync(() => native.writeCheckpoint(path, specs, head, opts, true));
-  return parseIndex(result.indexJson, path, result.fileBytes);
+  return writeTo(path, tensors, fields, options, CALLER);
 }
 
 export function writeCheckpointSync(
   path: string, tensors: TensorInput, fields: CheckpointFields = {}, options: WriteOptions = {},
 ): CheckpointIndex {
+  return writeToSync(path, tensors, fields, options, CALLER);
+}
+
+export async function writeTo(
+  path: string, tensors: TensorInput, fields: CheckpointFields, options: WriteOptions, links: Links,
+): Promise<CheckpointIndex> {
   const { specs, head, native: opts } = writeArgs(path, tensors, fields, options);
-  const result = callNative(() => native.writeCheckpoint(path, specs, head, opts, false));
+  const result = await callNativeAsync(() => native.writeCheckpoint(path, specs, head, opts, true, links));
+  return parseIndex(result.indexJson, path, result.fileBytes);
+}
+
+export function writeToSync(
+  path: string, tensors: TensorInput, fields: CheckpointFields, options: WriteOptions, links: Links,
+): CheckpointIndex {
+  const { specs, head, native: opts } = writeArgs(path, tensors, fields, options);
+  const result = callNative(() => native.writeCheckpoint(path, specs, head, opts, false, links));
   return parseIndex(result.indexJson, path, result.fileBytes);
 }
 
 /**
- * Whose path a file is read from. A path the caller chose may be a symbolic
- * link (a `latest.tkpt` of their own); the store's own files never are
- * followed (docs/FORMAT.md, "Special files").
+ * Whose path a file is read from or written to. A path the caller chose may
+ * be a symbolic link (a `latest.tkpt` of their own) or lead through one; the
+ * store's own files and their directory never are followed (docs/FORMAT.md,
+ * "Special files").
  */
 export interface Links { followLinks: boolean }
 const CALLER: Links = { followLinks: true };

@@ -75,13 +75,23 @@ export class Loader {
     return withEpisodes({ ...loaded, info: this.catalog.info(record) }, { episodes: (stream) => this.ctx.episodes(stream) });
   }
 
-  /** Moved aside (or, when missing, forgotten) off the event loop; then the next candidate may be tried. */
+  /**
+   * Moved aside (or, when missing, forgotten) off the event loop; then the
+   * next candidate may be tried. A move that fails (.quarantine is not a
+   * directory the store can use) leaves the file listed and in place, to be
+   * moved by a later load or a repair: the fallback goes on either way.
+   */
   private async unreadable(record: CheckpointRecord, err: CheckpointError): Promise<void> {
     const context = { model: this.name, seq: record.seq, file: record.file };
     if (!this.catalog.readOnly) {
       let where = 'missing';
-      if (err.code === 'E_NOT_FOUND') await this.catalog.forget(record, err.message);
-      else where = await this.catalog.quarantine(record, err.message);
+      try {
+        if (err.code === 'E_NOT_FOUND') await this.catalog.forget(record, err.message);
+        else where = await this.catalog.quarantine(record, err.message);
+      } catch (moveErr) {
+        where = `not moved: ${(moveErr as Error).message}`;
+        this.ctx.emit('error', errorEvent(moveErr, context));
+      }
       this.ctx.logger.error({ ...context, quarantined: where, err }, 'checkpoint unreadable; falling back');
     }
     this.ctx.emit('error', errorEvent(err, context));

@@ -3,7 +3,7 @@
 // waits on the disk. Failures come back as values: an Error thrown across
 // the thread boundary would lose its `code`.
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { readFromSync, STORE, writeCheckpointSync } from '../file/checkpoint-file.js';
+import { readFromSync, STORE, writeToSync } from '../file/checkpoint-file.js';
 import { type CheckpointFields, type LoadedCheckpoint, type WriteOptions } from '../file/types.js';
 import { callNative, CheckpointError, type ErrorCode } from '../errors.js';
 import { native } from '../native.js';
@@ -36,7 +36,7 @@ function persist(task: Extract<WorkerTask, { kind: 'persist' }>) {
     const { array, size } = DTYPES[t.dtype];
     return [t.name, { dtype: t.dtype, shape: t.shape, data: new array(task.slab, t.offset, t.byteLength / size) }];
   });
-  return writeCheckpointSync(task.path, tensors, task.fields, task.options);
+  return writeToSync(task.path, tensors, task.fields, task.options, STORE);
 }
 
 /** A loaded checkpoint whose tensor buffers move to the caller's thread instead of being copied. */

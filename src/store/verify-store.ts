@@ -2,7 +2,7 @@
 // files without changing anything; with `repair`, takes each model's lock and
 // does what recovery at open does (durability/recovery.ts), and quarantines the listed
 // files that fail verification as load() would.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { STORE, verifyFrom } from '../file/checkpoint-file.js';
 import { Catalog } from '../durability/catalog.js';
@@ -17,7 +17,8 @@ import { resolvePolicy } from '../validate/policy-options.js';
 import type { Direction } from '../policy/decide.js';
 
 export type ProblemKind =
-  | 'catalog' | 'journal' | 'history' | 'missing' | 'corrupt' | 'mismatch' | 'unlisted' | 'unfinished-eviction' | 'tmp' | 'best';
+  | 'catalog' | 'journal' | 'history' | 'missing' | 'corrupt' | 'mismatch' | 'unlisted' | 'unfinished-eviction' | 'tmp' | 'best'
+  | 'quarantine';
 
 export interface StoreProblem {
   kind: ProblemKind;
@@ -98,7 +99,9 @@ export async function verifyStore(root: string, options: VerifyStoreOptions = {}
     for (const name of names) {
       const repairs = repair ? await repairModel(join(dir, name), name, monitor) : [];
       const { problems, checkpoints } = await checkModel(join(dir, name), name, monitor);
-      models[name] = { ok: problems.length === 0, problems, repairs, checkpoints, quarantined: quarantineCount(join(dir, name)) };
+      const quarantine = quarantineOf(join(dir, name));
+      if (quarantine.problem) problems.push(quarantine.problem);
+      models[name] = { ok: problems.length === 0, problems, repairs, checkpoints, quarantined: quarantine.count };
     }
     return { ok: Object.values(models).every((m) => m.ok), models };
   } finally {
@@ -192,7 +195,19 @@ async function checkModel(dir: string, name: string, monitor: Array<[string, Dir
   return { problems, checkpoints: listed.length };
 }
 
-function quarantineCount(dir: string): number {
+/** How many files .quarantine/ keeps; anything but a directory there (a link is not followed) is a problem. */
+function quarantineOf(dir: string): { count: number; problem?: StoreProblem } {
   const q = join(dir, '.quarantine');
-  return existsSync(q) ? readdirSync(q).length : 0;
+  const st = lstatSync(q, { throwIfNoEntry: false });
+  if (!st) return { count: 0 };
+  if (st.isDirectory()) return { count: readdirSync(q).length };
+  return { count: 0, problem: { kind: 'quarantine', message: `${q} is ${kindOf(st)}, not a directory: nothing can be quarantined`, file: '.quarantine' } };
+}
+
+function kindOf(st: Stats): string {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'a regular file';
 }
