@@ -60,6 +60,8 @@ const F = new Float32Array([1, 2, 3]);
 const noop = () => {};
 const NAME_RULE = '/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/';
 const tooLarge = { w: new Float32Array(1 << 20) };
+/** 70 levels of {a: ...}: deeper than the reader's JSON nesting limit. */
+const deepMeta = JSON.parse(`${'{"a":'.repeat(70)}1${'}'.repeat(70)}`) as Record<string, unknown>;
 
 /** open() of a fresh directory under the row's: it must refuse before creating it. */
 const openRow = (name: string, options: unknown, message: string | RegExp): Row => ({
@@ -168,6 +170,14 @@ const ROWS: Row[] = [
   { name: 'report(): a tensors function returning a number', call: ({ m }) => m.report({ step: 11, tensors: () => 5 as never }), code: 'E_BAD_INPUT', message: /^Expected an object of named tensors/ },
   { name: 'report(): a tensor that is a plain array', call: ({ m }) => m.report({ step: 11, tensors: { t: [1, 2, 3] as never } }), code: 'E_BAD_INPUT', message: 'Expected TypedArray or {dtype, shape, data} for tensor "t"' },
   { name: 'report(): meta holding a BigInt', call: ({ m }) => m.report({ step: 11, tensors: { F }, meta: { n: 1n } }), code: 'E_BAD_INPUT', message: 'meta.n holds a value of type bigint, which is not JSON' },
+  { name: 'report(): meta holding a function', call: ({ m }) => m.report({ step: 11, tensors: { F }, meta: { f: () => 1 } as never }), code: 'E_BAD_INPUT', message: 'meta.f holds a value of type function, which is not JSON' },
+  { name: 'report(): meta with a toJSON method', call: ({ m }) => m.report({ step: 11, tensors: { F }, meta: { x: { toJSON: () => 1 } } as never }), code: 'E_BAD_INPUT', message: 'meta.x.toJSON holds a value of type function, which is not JSON' },
+  { name: 'report(): meta holding a Date', call: ({ m }) => m.report({ step: 11, tensors: { F }, meta: { at: new Date(0) } as never }), code: 'E_BAD_INPUT', message: 'meta.at is a Date, not a plain object' },
+  { name: 'report(): meta holding a lone surrogate', call: ({ m }) => m.report({ step: 11, tensors: { F }, meta: { s: 'a\ud800' } }), code: 'E_BAD_INPUT', message: 'meta.s holds a string with a lone UTF-16 surrogate, which UTF-8 cannot hold' },
+  { name: 'report(): meta nested deeper than the reader allows', call: ({ m }) => m.report({ step: 11, tensors: { F }, meta: deepMeta }), code: 'E_BAD_INPUT', message: /^meta(\.a)+ is nested more than 63 levels deep$/ },
+  { name: 'report(): meta of ~70 MB (an index the reader would refuse)', call: ({ m }) => m.report({ step: 11, tensors: { F }, meta: { blob: 'x'.repeat(70_000_000) } }), code: 'E_BAD_INPUT', message: 'head JSON of 70000196 bytes (meta, metrics, ...) exceeds the index limit of 67108864 bytes that every reader enforces' },
+  { name: 'report(): a metric name with a lone surrogate', call: ({ m }) => m.report({ step: 11, metrics: { 'a\ud800': 1 } }), code: 'E_BAD_INPUT', message: 'Metric name "a\ud800" contains a lone UTF-16 surrogate, which UTF-8 cannot hold' },
+  { name: 'report(): a bool tensor holding 2', call: ({ m }) => m.report({ step: 11, tensors: { b: { dtype: 'bool', shape: [3], data: new Uint8Array([0, 1, 2]) } } }), code: 'E_BAD_INPUT', message: 'tensor "b": bool element 2 is 2; bool values must be 0 or 1' },
   { name: 'report(): meta that is an array', call: ({ m }) => m.report({ step: 11, tensors: { F }, meta: [1] as never }), code: 'E_BAD_INPUT', message: 'Expected a plain object for meta' },
   { name: 'report(): snapshot "steal"', call: ({ m }) => m.report({ step: 11, tensors: { F }, snapshot: 'steal' as never }), code: 'E_BAD_INPUT', message: 'Expected \'copy\' or \'borrow\' for snapshot but received "steal"' },
   { name: 'report(): tensors larger than staging.maxBytes', options: { staging: { maxBytes: 1 << 20 } }, call: ({ m }) => m.report({ step: 11, tensors: tooLarge }), code: 'E_BAD_INPUT', message: 'model "m": a checkpoint of 4194304 bytes does not fit staging.maxBytes 1048576' },
@@ -267,6 +277,20 @@ describe('inputs at the limits are accepted', () => {
     const store = await openStore(mkdtempSync(join(root, 'free')));
     expect(() => store.model('m', { keep: { best: -1 } })).toThrow(CheckpointError);
     expect(store.model('m', { keep: { best: 1 } }).settings.retention.keepBest).toBe(1);
+  });
+
+  it('a Buffer as a uint8 tensor, a zero-size tensor of a huge shape, meta at the depth limit: saved and loaded as given', async () => {
+    const { m } = await context();
+    const buffer = Buffer.from([1, 2, 3, 250]);
+    const empty = { dtype: 'float32' as const, shape: [0, 2 ** 40], data: new Float32Array(0) };
+    const meta = JSON.parse(`${'{"a":'.repeat(62)}1${'}'.repeat(62)}`) as Record<string, unknown>;
+    const info = await m.report({ step: 11, tensors: { buffer, empty }, meta }).durable;
+    const loaded = await m.load(info!.seq!);
+    expect(loaded.tensors.buffer).toMatchObject({ dtype: 'uint8', shape: [4] });
+    expect([...loaded.tensors.buffer.data]).toEqual([1, 2, 3, 250]);
+    expect(loaded.tensors.empty).toMatchObject({ dtype: 'float32', shape: [0, 2 ** 40] });
+    expect(loaded.tensors.empty.data.length).toBe(0);
+    expect(loaded.meta).toEqual(meta);
   });
 
   it('the same step again, step 0 and the largest safe integer', async () => {
