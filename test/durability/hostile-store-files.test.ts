@@ -185,6 +185,18 @@ describe('crafted files that claim more than they hold', () => {
     expect(resumed?.info.step).toBe(1);
     expect(readdirSync(join(modelDir, '.quarantine'))).toHaveLength(1);
   }, T);
+
+  it('with `into`, the crafted file is E_CORRUPT too (not the caller\'s E_BAD_INPUT): load falls back into the arrays', async () => {
+    const dir = fresh();
+    const { modelDir, second } = await modelWithTwoSaves(dir);
+    writeFileSync(join(modelDir, second), claims(4096, 256 * 2 ** 20));
+    const store = await openStore(dir);
+    const into = { w: new Float32Array(64) };
+    const loaded = await store.model('m').load('latest', { into });
+    expect(loaded.info.step).toBe(1);
+    expect(loaded.tensors.w.data).toBe(into.w);
+    expect(into.w).toEqual(weights(64, 1));
+  }, T);
 });
 
 describe('special files and symbolic links in place of store files', () => {
