@@ -1,3 +1,5 @@
+// N-API glue shared by the bindings (glue.h): argument checks, error mapping,
+// the sync/async runner.
 #include "glue.h"
 
 #include <cstring>

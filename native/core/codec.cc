@@ -1,3 +1,5 @@
+// Chunk encoding and decoding (codec.h): byte shuffle, zstd, xxh3 of the raw
+// bytes.
 #include "codec.h"
 
 #include <zstd.h>

@@ -1,3 +1,5 @@
+// The episode log's bytes (episode_format.h): segment header, record frames,
+// record payloads.
 #include "episode_format.h"
 
 #include <zstd.h>

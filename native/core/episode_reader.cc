@@ -1,3 +1,5 @@
+// Scanning and reading episode segments (episode_reader.h): recovery's scan,
+// replay's reads.
 #include "episode_reader.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Appending record batches to an episode segment (episode_writer.h): write,
+// fsync, roll.
 #include "episode_writer.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// The core error type (errors.h): codes and their names.
 #include "errors.h"
 
 namespace tk {

@@ -1,3 +1,5 @@
+// Durable file primitives (file_io.h): opening store files and directories
+// safely, AtomicFile, FileLock.
 #include "file_io.h"
 
 #include <fcntl.h>

@@ -1,3 +1,5 @@
+// The checkpoint format (format.h): header, footer and index encoding and
+// validation.
 #include "format.h"
 
 #include <algorithm>

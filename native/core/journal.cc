@@ -1,3 +1,5 @@
+// The framed journal (journal.h): appending records, scanning to the last
+// whole one, truncation.
 #include "journal.h"
 
 #include <fcntl.h>

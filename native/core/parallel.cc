@@ -1,3 +1,4 @@
+// Running independent pieces of work on several threads (parallel.h).
 #include "parallel.h"
 
 #include <algorithm>

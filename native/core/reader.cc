@@ -1,3 +1,5 @@
+// Reading a checkpoint (reader.h): validation before allocation, verified
+// decode into caller memory.
 #include "reader.h"
 
 #include <memory>

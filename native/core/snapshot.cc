@@ -1,3 +1,4 @@
+// The staging copy (snapshot.h): a save's only work on the training thread.
 #include "snapshot.h"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// Directory-level operations of a model directory (store_ops.h).
 #include "store_ops.h"
 
 #include <dirent.h>

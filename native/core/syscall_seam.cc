@@ -1,3 +1,5 @@
+// The system-call seam (syscall_seam.h): fault plans, crash points and the
+// trace.
 #include "syscall_seam.h"
 
 #include <fcntl.h>

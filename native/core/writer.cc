@@ -1,3 +1,5 @@
+// Writing a checkpoint (writer.h): chunking, parallel encoding, ordered
+// writes, the index and footer.
 #include "writer.h"
 
 #include <algorithm>

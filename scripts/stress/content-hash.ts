@@ -1,3 +1,5 @@
+// Content identities the stress scripts compare: what a child acknowledged
+// against what the parent loads.
 import type { EpisodeRecord } from '../../src/index.js';
 import { native } from '../../src/native.js';
 

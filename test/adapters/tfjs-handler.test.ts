@@ -1,3 +1,5 @@
+// The TensorFlow.js adapter: tensorkeep:// URLs as a tfjs IO handler,
+// capturing and restoring models, the training callback.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// The file API: every dtype, shape and codec written and read back bit-exact.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import {

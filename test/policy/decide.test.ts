@@ -1,3 +1,5 @@
+// The save decision (policy/decide.ts): triggers, improvement rules, clocks,
+// presets.
 import { describe, expect, it } from 'vitest';
 import {
   applyDecision, decide, initialState, isImprovement, presetConfig,

@@ -1,3 +1,5 @@
+// The retention plan (policy/retention.ts): examples and properties (fast-
+// check).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Category } from '../../src/file/types.js';
