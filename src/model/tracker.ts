@@ -16,10 +16,13 @@ export interface ImprovementClaim {
 
 export class Tracker {
   private state: TrackerState;
-  private counters: Counters;
+  /** The tracker's own copy, changed in place. */
+  private readonly counters: Counters;
 
   constructor(private readonly catalog: Catalog, private readonly policy: PolicyConfig) {
-    ({ tracker: this.state, counters: this.counters } = catalog.persisted());
+    const persisted = catalog.persisted();
+    this.state = persisted.tracker;
+    this.counters = { ...persisted.counters };
   }
 
   /**
@@ -39,8 +42,9 @@ export class Tracker {
     return this.catalog.readOnly ? this.catalog.persisted().tracker : this.state;
   }
 
+  /** A copy: the catalog keeps what a commit hands it, while the live counters go on. */
   get totals(): Counters {
-    return this.catalog.readOnly ? this.catalog.persisted().counters : this.counters;
+    return this.catalog.readOnly ? this.catalog.persisted().counters : { ...this.counters };
   }
 
   /** Refuses a step before the last reported one (training continues forward, or from a resume). */
@@ -86,12 +90,13 @@ export class Tracker {
     this.state = { ...this.state, lastStep: step };
   }
 
+  /** Counted in place: a skip, the most frequent report, allocates nothing for it. */
   count(kind: keyof Counters): void {
-    this.counters = { ...this.counters, [kind]: this.counters[kind] + 1 };
+    this.counters[kind]++;
   }
 
   /** Journals the state between commits (at flush and close). */
   persist(): Promise<void> {
-    return this.catalog.saveState(this.state, this.counters);
+    return this.catalog.saveState(this.state, this.totals);
   }
 }

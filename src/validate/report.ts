@@ -27,13 +27,16 @@ export function checkReport(input: unknown): CheckedReport {
     throw badInput(`Expected non-negative integer for epoch but received ${String(epoch)}`);
   if (metrics !== undefined && (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)))
     throw badInput('Expected an object of numbers for metrics');
-  const entries = Object.entries((metrics ?? {}) as Record<string, unknown>);
-  for (const [k, v] of entries) {
+  const copy: Metrics = {};
+  for (const k in metrics as Record<string, unknown>) {
+    if (!Object.hasOwn(metrics as object, k)) continue;
+    const v = (metrics as Record<string, unknown>)[k];
     if (typeof v !== 'number') throw badInput(`Expected number for metric "${k}" but received ${typeof v}`);
     if (!k.isWellFormed()) throw badInput(`Metric name "${k}" contains a lone UTF-16 surrogate, which UTF-8 cannot hold`);
+    // Defined, not assigned: a metric named "__proto__" stays a metric.
+    if (k === '__proto__') Object.defineProperty(copy, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else copy[k] = v;
   }
-  // fromEntries defines own properties: a metric named "__proto__" stays a metric.
-  const copy = Object.fromEntries(entries) as Metrics;
   if (force !== undefined && typeof force !== 'boolean') throw badInput(`Expected boolean for force but received ${String(force)}`);
   return { step, epoch: (epoch as number | undefined) ?? 0, metrics: copy, force: force ?? false };
 }
