@@ -86,7 +86,7 @@ export class CatalogState {
   /**
    * catalog.json of this state as it is now, with `generation`, in pieces:
    * the records a slice at a time, so that a compaction after open can
-   * yield to the event loop between slices (compaction.ts). Taken at once:
+   * yield to the event loop between slices (catalog-journal.ts). Taken at once:
    * what changes later is not in it (records are replaced, never mutated).
    */
   *snapshotPieces(model: string, generation: number, slice = 1000): Generator<string> {
