@@ -11,6 +11,9 @@ import { native } from '../native.js';
 import { Journal } from './journal.js';
 import type { JournalEntry } from './records.js';
 
+/** How long syncSoon() waits: commits in the same moment share one fsync, and the save right after a commit is not slowed by it. */
+const SYNC_DELAY_MS = 1000;
+
 /** Slices of the snapshot (1 000 records each) serialized between two turns of the event loop. */
 const SLICES_PER_TURN = 2;
 
@@ -23,6 +26,8 @@ export class CatalogJournal {
   private compacting: Promise<void> | null = null;
   /** Appended during a compaction: written after the new journal's generation record. */
   private deferred: JournalEntry[] = [];
+  /** The background fsync syncSoon() scheduled, until it starts. */
+  private syncTimer: NodeJS.Timeout | null = null;
 
   /** `snapshot(g)`: catalog.json of the catalog as it is when first asked, with generation g, in pieces. */
   constructor(
@@ -55,6 +60,7 @@ export class CatalogJournal {
    * compacted: the journal restarts from the state in memory.
    */
   async durable(): Promise<void> {
+    this.cancelSoon();
     if (this.compacting) await this.compacting.catch(() => undefined);
     try {
       await this.open().syncAsync();
@@ -62,6 +68,14 @@ export class CatalogJournal {
       await this.compact().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** durable() in the background after SYNC_DELAY_MS, unless one is already scheduled; `failed` hears of its failure. */
+  syncSoon(failed: (err: unknown) => void): void {
+    this.syncTimer ??= setTimeout(() => {
+      this.syncTimer = null;
+      if (this.journal || this.compacting) this.durable().catch(failed);
+    }, SYNC_DELAY_MS).unref();
   }
 
   /** Writes catalog.json and restarts the journal, on the calling thread: at open, before anything else may append. */
@@ -83,9 +97,20 @@ export class CatalogJournal {
     await this.compacting?.catch(() => undefined);
   }
 
+  /** Whether syncSoon() scheduled an fsync that has not started: records wait for it. */
+  get syncPending(): boolean {
+    return this.syncTimer !== null;
+  }
+
   close(): void {
+    this.cancelSoon();
     this.journal?.close();
     this.journal = null;
+  }
+
+  private cancelSoon(): void {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
   }
 
   private async compactAsync(): Promise<void> {

@@ -1,7 +1,7 @@
 // The durable index of one model's checkpoints (docs/ARCHITECTURE.md,
 // "Durability"): an in-memory state rebuilt at open from catalog.json and
-// the journal, kept current by journal records that are fsynced before a
-// commit is acknowledged, compacted into catalog.json as the journal grows.
+// the journal, kept current by journal records, compacted into catalog.json
+// as the journal grows.
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { callNative, CheckpointError } from '../errors.js';
@@ -102,19 +102,31 @@ export class Catalog {
   }
 
   /**
-   * Makes a written checkpoint durable: once this resolves it is in the
-   * catalog for good. The record is appended here and fsynced off the
-   * calling thread; list() shows it only after the fsync. `tracker` is the
+   * Commits a written checkpoint: its record is appended and the catalog
+   * lists it at once. No fsync of the record is needed first: the file is
+   * durable on its own (fsynced, renamed, its directory fsynced) and
+   * describes itself, so a power cut that takes the record leaves a file the
+   * next open adopts (recovery.ts). The journal is fsynced soon after
+   * (syncSoon), and before any unlink, pin or close. `tracker` is the
    * tracker as of the report that made this save, not the live one: a later
    * report's improvement whose save is still queued must not become durable
    * with this commit.
    */
-  async commit(record: CheckpointRecord, tracker: TrackerState, counters: Counters): Promise<void> {
+  commit(record: CheckpointRecord, tracker: TrackerState, counters: Counters): void {
     this.writer().append({ t: 'commit', record: storedRecord(record), tracker, counters });
-    await this.durable();
     this.state.put(record);
     this.state.tracker = tracker;
     this.state.counters = counters;
+  }
+
+  /**
+   * Makes the records appended so far durable in the background, a little
+   * later: one fsync for every commit of the next moment, and none inside
+   * the save that follows at once. `failed` hears of an fsync that failed
+   * (the catalog is compacted then, see CatalogJournal.durable).
+   */
+  syncSoon(failed: (err: unknown) => void): void {
+    this.writer().syncSoon(failed);
   }
 
   /**
@@ -169,6 +181,7 @@ export class Catalog {
   }
 
   async close(): Promise<void> {
+    if (this.log?.syncPending) await this.durable();
     await this.log?.idle();
     await this.compactIfLarge();
     this.log?.close();

@@ -1,5 +1,5 @@
-// The end of a save: a written checkpoint made durable (its journal record,
-// fsynced), announced (log, events) and followed by the retention it
+// The end of a save: a written (already durable) checkpoint committed to
+// the catalog, announced (log, events) and followed by the retention it
 // causes; or its failure counted, announced and, after `alertAfter` in a
 // row, raised as an alert.
 import { createHistogram } from 'node:perf_hooks';
@@ -29,8 +29,8 @@ export class Committer {
     private readonly alertAfter: number,
   ) {}
 
-  /** Makes a written checkpoint durable; once this resolves, list() shows it and the retention it caused. */
-  async commit(entry: Running, index: CheckpointIndex): Promise<CheckpointInfo> {
+  /** Commits a written checkpoint; once this returns, list() shows it and the retention it caused. */
+  commit(entry: Running, index: CheckpointIndex): CheckpointInfo {
     const { seq, job } = entry;
     const record: CheckpointRecord = {
       seq, step: job.step, epoch: job.epoch, time: Date.now(), created: index.info.created, category: job.category,
@@ -38,7 +38,8 @@ export class Committer {
       file: checkpointFileName(seq, job.step), pinned: false, healthy: job.healthy,
     };
     this.tracker.count('saves');
-    await this.catalog.commit(record, job.tracker, this.tracker.totals);
+    this.catalog.commit(record, job.tracker, this.tracker.totals);
+    this.catalog.syncSoon((err) => this.ctx.logger.error({ model: this.name, err }, 'journal fsync failed; the catalog was compacted, the checkpoint files stay durable'));
     this.catalog.compactIfLarge()?.catch((err) => this.ctx.logger.error({ model: this.name, err }, 'catalog compaction failed'));
     // Written, not fsync'd: history may lose its last second in a crash,
     // the checkpoint may not, and an fsync here would cost every save.

@@ -52,7 +52,7 @@ export interface Placement { staged: Staged; into?: Waiting }
 /** What the queue hands back to its model. */
 export interface SaveQueueHooks {
   /** Makes a written save durable; its result resolves the ticket. */
-  commit(entry: Running, index: CheckpointIndex): Promise<CheckpointInfo>;
+  commit(entry: Running, index: CheckpointIndex): CheckpointInfo;
   /** A save that failed (written or not); its ticket rejects with `err` after this. */
   failed(entry: Running, err: unknown): void;
   /** Evicts to make room for `bytes` after ENOSPC; true once something was freed. */
@@ -177,7 +177,7 @@ export class SaveQueue {
   }
 
   /** Commits (or fails) finished saves from the oldest on, one at a time: a later seq never commits before an earlier one. */
-  private async commitInOrder(): Promise<void> {
+  private commitInOrder(): void {
     if (this.committing) return;
     this.committing = true;
     while (this.running[0]?.outcome) {
@@ -185,7 +185,7 @@ export class SaveQueue {
       const outcome = entry.outcome!;
       try {
         if ('error' in outcome) throw outcome.error;
-        entry.settle.resolve(await this.hooks.commit(entry, outcome.index));
+        entry.settle.resolve(this.hooks.commit(entry, outcome.index));
       } catch (err) {
         this.hooks.failed(entry, err);
         entry.settle.reject(err);
