@@ -55,6 +55,7 @@
         'native/core/journal.cc',
         'native/core/json.cc',
         'native/core/parallel.cc',
+        'native/core/thread_priority.cc',
         'native/core/reader.cc',
         'native/core/snapshot.cc',
         'native/core/store_ops.cc',

@@ -90,6 +90,8 @@ export interface NativeAddon {
   snapshot(sources: ArrayBufferView[], destination: ArrayBufferView, offsets: number[], threads?: number): void;
   /** xxh3-64 of the bytes, as 16 hex digits. */
   xxh3(data: ArrayBufferView): string;
+  /** Sets the calling thread's nice value (never raising its priority); returns the value in effect, -100 where threads have none. */
+  lowerThreadPriority(nice: number): number;
   /** Arms the system-call fault seam (grammar: docs/RELIABILITY.md, "Fault plans"). */
   setFaultPlan(spec: string): void;
   clearFaultPlan(): void;

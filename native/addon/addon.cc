@@ -13,6 +13,7 @@
 #include "reader.h"
 #include "snapshot.h"
 #include "syscall_seam.h"
+#include "thread_priority.h"
 #include "writer.h"
 
 namespace tk::addon {
@@ -195,6 +196,10 @@ Napi::Value Xxh3(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), hash_hex(xxh3_64(b.data, b.len)));
 }
 
+Napi::Value LowerThreadPriority(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), lower_thread_priority(int(get_u64(info[0], "nice"))));
+}
+
 Napi::Value SetFaultPlan(const Napi::CallbackInfo& info) {
   sys::FaultPlan plan;
   std::string error;
@@ -267,6 +272,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openReader", Napi::Function::New(env, OpenReader));
   exports.Set("snapshot", Napi::Function::New(env, Snapshot));
   exports.Set("xxh3", Napi::Function::New(env, Xxh3));
+  exports.Set("lowerThreadPriority", Napi::Function::New(env, LowerThreadPriority));
   exports.Set("setFaultPlan", Napi::Function::New(env, SetFaultPlan));
   exports.Set("clearFaultPlan", Napi::Function::New(env, ClearFaultPlan));
   exports.Set("faultCallCount", Napi::Function::New(env, FaultCallCount));

@@ -4,13 +4,16 @@
 // IsGraphAsync must be used on an instantiated module") when a store is
 // opened and closed quickly under load. The worker module itself is loaded
 // with import(). From the TypeScript sources (tests, tsx) tsx is registered
-// first: a worker thread does not inherit its parent's loader.
+// first: a worker thread does not inherit its parent's loader. The thread
+// lowers its own priority before its first task (worker.ts, setUp).
 'use strict';
 const { workerData } = require('node:worker_threads');
 
 const handler = (async () => {
   if (workerData.fromSource) (await import('tsx/esm/api')).register();
-  return (await import(workerData.module)).default;
+  const worker = await import(workerData.module);
+  worker.setUp(workerData);
+  return worker.default;
 })();
 
 module.exports = async function run(task) {

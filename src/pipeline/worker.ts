@@ -56,6 +56,14 @@ function prefault(slab: SharedArrayBuffer): null {
   return null;
 }
 
+/**
+ * Runs once in each worker thread: its nice value (and that of the encoder
+ * threads it starts) makes compression yield the cores to training.
+ */
+export function setUp({ nice }: { nice: number }): void {
+  native.lowerThreadPriority(nice);
+}
+
 export default function run(task: WorkerTask): unknown {
   try {
     switch (task.kind) {

@@ -12,28 +12,29 @@ export function defaultWorkers(): number {
 /**
  * Worker threads (Piscina), started at open so the first save does not wait
  * for them, and shared by the stores of a process that ask for the same
- * number: each further store costs no thread start-up.
+ * number and nice value: each further store costs no thread start-up.
  */
 export class WorkerPool {
-  private static readonly shared = new Map<number, WorkerPool>();
+  private static readonly shared = new Map<string, WorkerPool>();
   private users = 0;
   private readonly pool: Piscina;
 
-  private constructor(private readonly size: number) {
+  private constructor(private readonly key: string, size: number, nice: number) {
     const fromSource = import.meta.url.endsWith('.ts');
     this.pool = new Piscina({
       filename: new URL('./worker-entry.cjs', import.meta.url).href,
-      workerData: { module: new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href, fromSource },
+      workerData: { module: new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href, fromSource, nice },
       minThreads: size,
       maxThreads: size,
       idleTimeout: Infinity,
     });
   }
 
-  /** The pool of `threads` workers; release() it when done. */
-  static acquire(threads: number): WorkerPool {
-    let pool = WorkerPool.shared.get(threads);
-    if (!pool) WorkerPool.shared.set(threads, (pool = new WorkerPool(threads)));
+  /** The pool of `threads` workers at nice value `nice`; release() it when done. */
+  static acquire(threads: number, nice: number): WorkerPool {
+    const key = `${threads}:${nice}`;
+    let pool = WorkerPool.shared.get(key);
+    if (!pool) WorkerPool.shared.set(key, (pool = new WorkerPool(key, threads, nice)));
     pool.users++;
     return pool;
   }
@@ -59,7 +60,7 @@ export class WorkerPool {
   /** Stops the threads once the last store using them lets go. */
   async release(): Promise<void> {
     if (--this.users > 0) return;
-    WorkerPool.shared.delete(this.size);
+    WorkerPool.shared.delete(this.key);
     await this.pool.destroy();
   }
 }

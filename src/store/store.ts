@@ -42,7 +42,7 @@ export class CheckpointManager extends EventEmitter<StoreEventMap> {
     this.dir = resolve(dir);
     this.logger = settings.logger ?? quietConsoleLogger;
     this.readOnly = settings.readOnly;
-    this.workers = WorkerPool.acquire(settings.pipeline.workers);
+    this.workers = WorkerPool.acquire(settings.pipeline.workers, settings.pipeline.workerNice);
     this.staging = new StagingPool(settings.pipeline.stagingMaxBytes, (slab) => this.workers.run({ kind: 'prefault', slab }));
     this.episodeLogs = new StoreEpisodes(this.dir, {
       readOnly: this.readOnly, keep: settings.model.episodes, logger: this.logger, emit: (event, ...args) => this.emitSafely(event, ...args),

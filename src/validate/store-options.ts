@@ -15,6 +15,12 @@ export interface StoreOptions extends PolicyOptions {
   readOnly?: boolean;
   /** Worker threads for persists, loads and deletes; default max(1, cores - 1). */
   workers?: number;
+  /**
+   * Nice value (0-19) of the worker threads and the encoder threads they
+   * start, so compression yields the cores to training; default 10 (Linux;
+   * elsewhere ignored).
+   */
+  workerNice?: number;
   /** Staging memory for copied tensors; default 2 × each model's largest checkpoint, at least 64 MiB. */
   staging?: { maxBytes?: number };
   /** When saves come faster than the disk takes them (docs/POLICIES.md). */
@@ -29,6 +35,7 @@ export interface StoreOptions extends PolicyOptions {
 
 export interface PipelineSettings {
   workers: number;
+  workerNice: number;
   stagingMaxBytes: number | null;
   backpressure: Backpressure;
   snapshot: SnapshotMode;
@@ -46,7 +53,10 @@ export interface StoreSettings {
   model: Readonly<ModelSettings>;
 }
 
-const PIPELINE_KEYS = ['workers', 'staging', 'backpressure', 'snapshot', 'checkBorrowed', 'handleSignals'];
+/** Low enough that a trainer on every core keeps ~90 % of the CPU time the workers would take from it (CFS weights 1024 : 110). */
+const DEFAULT_WORKER_NICE = 10;
+
+const PIPELINE_KEYS = ['workers', 'workerNice', 'staging', 'backpressure', 'snapshot', 'checkBorrowed', 'handleSignals'];
 const STORE_KEYS = [...POLICY_KEYS, ...PIPELINE_KEYS, 'logger', 'readOnly'];
 
 function loggerOf(value: unknown): Logger | null {
@@ -67,6 +77,7 @@ export function resolveStoreOptions(options: unknown, defaultWorkers: number): R
     logger: loggerOf(o.logger),
     pipeline: Object.freeze({
       workers: number('workers', o.workers, defaultWorkers, { ...LIMITS.threads, integer: true }),
+      workerNice: number('workerNice', o.workerNice, DEFAULT_WORKER_NICE, { min: 0, max: 19, integer: true }),
       stagingMaxBytes: staging?.maxBytes === undefined ? null : number('staging.maxBytes', staging.maxBytes, 0, { min: 1, integer: true }),
       backpressure: oneOf('backpressure', o.backpressure, ['coalesce', 'skip', 'block'] as const, 'coalesce'),
       snapshot: oneOf('snapshot', o.snapshot, ['copy', 'borrow'] as const, 'copy'),

@@ -4,7 +4,7 @@
 // borrowed arrays, deletes off the save path, dead workers, loads on
 // workers, and a SIGTERM'd training process that leaves a final checkpoint.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -196,6 +196,27 @@ describe('borrowed arrays', () => {
     const w = new Float32Array(1000).fill(3);
     expect(await m.report({ step: 1, tensors: { w }, snapshot: 'borrow' }).durable).not.toBeNull();
     expectThrowsCode(() => m.report({ step: 2, tensors: { w }, snapshot: 'steal' as never }), 'E_BAD_INPUT', /'copy' or 'borrow' for snapshot/);
+  });
+});
+
+/** Nice value of each thread of this process (Linux: /proc/self/task/<tid>/stat, field 19). */
+function threadNiceValues(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+describe('worker priority', () => {
+  it.skipIf(!existsSync('/proc/self/task'))('the workers run at workerNice; the training thread keeps its priority', async () => {
+    const own = () => { const stat = readFileSync('/proc/thread-self/stat', 'utf8'); return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); };
+    const before = own();
+    const { store } = await fresh({ always: true, workers: 2, workerNice: 7 });
+    // A save through each worker: both have loaded their module (and set their priority) by then.
+    const m = store.model('m');
+    await Promise.all([1, 2, 3, 4].map((step) => m.report({ step, tensors: tensorsFor(step) }).durable));
+    expect(threadNiceValues().filter((n) => n === 7).length).toBeGreaterThanOrEqual(2);
+    expect(own()).toBe(before);
   });
 });
 
