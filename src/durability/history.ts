@@ -2,7 +2,7 @@
 // sessions. Reports are buffered and written at least every second and at
 // every commit, so the training loop pays for an array push.
 import { join } from 'node:path';
-import { encodeMetrics } from '../file/index-json.js';
+import { metricsJson } from '../file/index-json.js';
 import { type Metrics } from '../file/types.js';
 import { Journal, readJournal, repairJournal, type JournalContents } from './journal.js';
 import { bool, count, finite, list, metrics, obj, str } from './shape.js';
@@ -18,6 +18,12 @@ export interface HistoryEntry {
 }
 
 const FLUSH_MS = 1000;
+
+/** An entry's record as JSON (metrics encoded as in a file's index): written for every report, so without copies. */
+export function entryJson(e: HistoryEntry): string {
+  const reasons = e.reasons.length === 0 ? '[]' : JSON.stringify(e.reasons);
+  return `{"step":${e.step},"epoch":${e.epoch},"time":${e.time},"metrics":${metricsJson(e.metrics)},"saved":${e.saved},"reasons":${reasons}}`;
+}
 
 function decodeEntry(v: unknown, where: string): HistoryEntry {
   const e = obj(v, where);
@@ -67,7 +73,7 @@ export class History {
     this.timer = null;
     if (!this.journal || this.buffer.length === 0) return;
     try {
-      this.journal.appendMany(this.buffer.map((entry) => ({ ...entry, metrics: encodeMetrics(entry.metrics) })), { sync: false });
+      this.journal.appendJson(this.buffer.map(entryJson), { sync: false });
       this.buffer = [];
     } catch (err) {
       this.onError(err);

@@ -53,10 +53,17 @@ export class Journal {
 
   /** Appends the records as one write: all of them or, when it fails (it throws), none. */
   appendMany(records: readonly object[], opts: { sync?: boolean } = {}): void {
-    if (records.length === 0) return;
-    const json = records.map(recordJson);
-    const lengths = Uint32Array.from(json, (j) => Buffer.byteLength(j, 'utf8'));
-    const bytes = Buffer.from(json.join(''), 'utf8');
+    this.appendJson(records.map(recordJson), opts);
+  }
+
+  /** appendMany() of records already serialized, each a JSON object's text. */
+  appendJson(json: readonly string[], opts: { sync?: boolean } = {}): void {
+    if (json.length === 0) return;
+    const lengths = new Uint32Array(json.length);
+    let total = 0;
+    for (let i = 0; i < json.length; i++) total += lengths[i] = Buffer.byteLength(json[i], 'utf8');
+    const bytes = Buffer.allocUnsafe(total);
+    for (let i = 0, at = 0; i < json.length; at += lengths[i++]) bytes.write(json[i], at, 'utf8');
     callNative(() => this.handle.appendMany(bytes, lengths, opts.sync ?? true));
   }
 

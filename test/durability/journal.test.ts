@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callNative } from '../../src/errors.js';
 import { Journal, readJournal, repairJournal } from '../../src/durability/journal.js';
+import { entryJson } from '../../src/durability/history.js';
+import { encodeMetrics } from '../../src/file/index-json.js';
 import { native } from '../../src/native.js';
 import { expectThrowsCode, tempDir } from '../helpers.js';
 
@@ -177,6 +179,30 @@ describe('Journal.appendMany', () => {
     expect(batched.bytes).toBe(before);
     batched.close();
     expect(readJournal(join(dir, 'batched'))).toMatchObject({ records: THREE, problem: null });
+  });
+});
+
+describe('history records', () => {
+  it('entryJson writes what JSON.stringify writes of the entry with its metrics encoded, for any metric name and value', () => {
+    const names = ['loss', 'val/acc', '"quoted"', 'naïve ✓', '\u2028', '__proto__', '10', '2', 'constructor', ''];
+    const values = [0, -0, 1.5, -3e-300, 1e21, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity];
+    for (let i = 0; i < 200; i++) {
+      const metrics: Record<string, number> = {};
+      for (let k = 0; k < i % 5; k++) Object.defineProperty(metrics, names[(i + 3 * k) % names.length], { value: values[(i * 7 + k) % values.length], enumerable: true, writable: true, configurable: true });
+      const entry = { step: i * 1000, epoch: i % 3, time: 1.8e12 + i, metrics, saved: i % 2 === 0, reasons: i % 4 === 0 ? ['improved:loss', 'every:steps'] : [] };
+      expect(entryJson(entry)).toBe(JSON.stringify({ ...entry, metrics: encodeMetrics(metrics) }));
+    }
+  });
+
+  it('appendJson frames serialized records exactly as appendMany frames the objects', () => {
+    const dir = fresh();
+    const objects = Journal.open(join(dir, 'objects'));
+    objects.appendMany(THREE, { sync: false });
+    objects.close();
+    const texts = Journal.open(join(dir, 'texts'));
+    texts.appendJson(THREE.map((r) => JSON.stringify(r)), { sync: false });
+    texts.close();
+    expect(readFileSync(join(dir, 'texts'))).toEqual(readFileSync(join(dir, 'objects')));
   });
 });
 
