@@ -1,8 +1,17 @@
 // File and memory primitives the benchmarks measure with: the machine's own
 // limits are written with these, so they must be the best case, not an accident.
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import type { Tensor } from '../../src/file/tensors.js';
 
 export const toBuffer = (v: ArrayBufferView) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+/** Where each tensor's bytes start when the tensors are laid back to back. */
+export const offsetsOf = (tensors: Array<[string, Tensor]>) => {
+  const offsets: number[] = [];
+  tensors.reduce((off, [, t]) => (offsets.push(off), off + t.data.byteLength), 0);
+  return offsets;
+};
+export const rawBytesOf = (tensors: Array<[string, Tensor]>) => tensors.reduce((sum, [, t]) => sum + t.data.byteLength, 0);
 
 /**
  * A page-aligned, pre-faulted buffer (WebAssembly memory is page-aligned). A

@@ -1,7 +1,7 @@
 // `npm run bench -- --compare A.json B.json`: what changed from run A to run B,
 // figure by figure, for every set and contender both runs measured.
 import { markdownTable } from 'markdown-table';
-import type { Figures } from './measure.js';
+import type { Figures } from './figures.js';
 import { num } from './report.js';
 import { setKey, type SuiteResult } from './results.js';
 

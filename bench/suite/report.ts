@@ -3,7 +3,7 @@
 // pipeline's goals with whether this run met them.
 import { markdownTable } from 'markdown-table';
 import { BORROW_TK, DEFAULT_TK } from './contenders.js';
-import type { Figures } from './measure.js';
+import type { Figures } from './figures.js';
 import { figuresOf, type Row, type SetResult, type SuiteResult } from './results.js';
 
 const MB = 1e6;

@@ -3,7 +3,8 @@
 import type { Machine } from '../lib/machine.js';
 import type { WorkloadName } from '../workloads.js';
 import type { Contender } from './contenders.js';
-import type { Figures } from './measure.js';
+import type { Figures } from './figures.js';
+import type { LimitFigures } from './limits.js';
 import type { PipelineFigures } from './pipeline.js';
 
 /** A contender's description and what it measured, or why it could not. */
@@ -23,13 +24,17 @@ export interface SetResult {
   tensors: number;
   rawBytes: number;
   rows: Row[];
+  /** How many rounds drove the contenders (absent from results files older than the rounds). */
+  rounds?: number;
+  /** Each limit as the best of the ways and contenders measured for it. */
+  limits?: LimitFigures[];
 }
 
 export interface SuiteOptions {
   scale: number;
-  /** Minimum measured time per task, ms. */
+  /** Time budget of a set's rounds, ms per contender. */
   time: number;
-  /** Minimum measured iterations per task, after one warm-up. */
+  /** Minimum samples per contender, after one warm-up. */
   iterations: number;
   workloads: WorkloadName[];
   /** fp32 as drawn, and/or every value rounded to bf16 precision. */
