@@ -2,7 +2,7 @@
 // and margins as before (tinybench-style), the spread beside each, and the
 // samples themselves so that the report can pair contenders round by round.
 import type { Contender } from './contenders.js';
-import type { End, Ready, RoundSample } from './measure.js';
+import type { End, Placed, Ready } from './measure.js';
 import { summarize, type Spread } from './stats.js';
 
 export interface Figures {
@@ -32,8 +32,11 @@ export interface Figures {
   stallRmePct?: number;
   durableSpread?: Spread | null;
   loadSpread?: Spread | null;
-  /** Every sample with its round: `[round, stall ms, done ms]` per save, `[round, ms]` per load. */
-  saveSamples?: Array<[number, number, number]>;
+  /**
+   * Every sample with its round: `[round, stall ms, done ms, place in the
+   * round's order]` per save, `[round, ms]` per load.
+   */
+  saveSamples?: Array<[number, number, number, number]>;
   loadSamples?: Array<[number, number]>;
 }
 
@@ -56,7 +59,7 @@ export function byRound(f: Figures, figure: FigureName): Map<number, number> {
   return new Map((f.saveSamples ?? []).map(([round, stall, done]) => [round, figure === 'stall' ? stall : done]));
 }
 
-export function figuresOfSamples(contender: Contender, samples: RoundSample[], ready: Ready, end: End): Figures {
+export function figuresOfSamples(contender: Contender, samples: Placed[], ready: Ready, end: End): Figures {
   const stall = summarize(samples.map((s) => s.save.stallMs));
   const done = summarize(samples.map((s) => s.save.doneMs));
   const loadSamples = samples.flatMap((s) => (s.load ? [s.load] : []));
@@ -79,7 +82,7 @@ export function figuresOfSamples(contender: Contender, samples: RoundSample[], r
     stallRmePct: stall.rmePct,
     durableSpread: contender.writes ? done.spread : null,
     loadSpread: load?.spread ?? null,
-    saveSamples: samples.map((s) => [s.save.round, s.save.stallMs, s.save.doneMs]),
+    saveSamples: samples.map((s) => [s.save.round, s.save.stallMs, s.save.doneMs, s.position]),
     loadSamples: loadSamples.map((l) => [l.round, l.ms]),
   };
 }

@@ -21,11 +21,12 @@ export interface LoadSample { round: number; ms: number }
 /** A round's work in one contender: a save, then a load where it has one. */
 export interface RoundSample { save: SaveSample; load: LoadSample | null }
 
+/** A round's sample and the contender's place in that round's order (set by the parent). */
+export type Placed = RoundSample & { position: number };
+
 export interface Ready {
   /** RSS with the tensors, the load targets and the contender set up, before its first save. */
   baseRssBytes: number;
-  /** Its warm-up save took so long that it is measured once only (the suite's time budget). */
-  slow: boolean;
 }
 
 export interface End {
@@ -39,7 +40,10 @@ const LOOP_RESOLUTION_MS = 1;
 const loopMs = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
 
 /** A warm-up save slower than this is measured once more only: the 10-minute budget is for the whole suite. */
-const SLOW_SAVE_MS = 2000;
+export const SLOW_SAVE_MS = 2000;
+
+/** The round of the warm-up, which the parent asks for first and leaves out of the figures. */
+export const WARM_UP = -1;
 
 function sameBytes(setting: Setting): void {
   for (const [i, [name, t]] of setting.into.entries()) {
@@ -75,25 +79,21 @@ async function timedLoad(session: Session, round: number): Promise<LoadSample> {
   return { round, ms: performance.now() - t0 };
 }
 
-/** Sets the contender up and warms it (outside the figures: pages faulted, code compiled). */
+/** Sets the contender up; the parent then asks for the warm-up (pages faulted, code compiled), then each round. */
 export async function prepare(contender: Contender, setting: Setting) {
   const session = await contender.start(setting);
   global.gc?.();
-  const baseRssBytes = process.memoryUsage.rss();
+  const ready: Ready = { baseRssBytes: process.memoryUsage.rss() };
   const monitor = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   let step = 0;
-  const warm = await timedSave(session, ++step, -1, monitor);
-  session.afterSave?.();
-  const slow = warm.doneMs > SLOW_SAVE_MS;
-  // A slow contender skips the warm-up load: a few ms of first-load effects are lost in seconds.
-  if (!slow) await session.load?.();
-  const ready: Ready = { baseRssBytes, slow };
   return {
     ready,
     async round(round: number): Promise<RoundSample> {
       const save = await timedSave(session, ++step, round, monitor);
       session.afterSave?.();
-      return { save, load: session.load ? await timedLoad(session, round) : null };
+      // A slow contender skips the warm-up load: a few ms of first-load effects are lost in seconds.
+      const load = session.load && !(round === WARM_UP && save.doneMs > SLOW_SAVE_MS);
+      return { save, load: load ? await timedLoad(session, round) : null };
     },
     async end(): Promise<End> {
       // Limits load into buffers of their own; the others must have loaded the bytes they saved.

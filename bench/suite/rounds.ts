@@ -11,7 +11,7 @@ import type { Job, Query } from './child.js';
 import { CONTENDERS, type Contender } from './contenders.js';
 import { figuresOfSamples } from './figures.js';
 import { Served } from './ipc.js';
-import type { End, Ready, RoundSample } from './measure.js';
+import { SLOW_SAVE_MS, WARM_UP, type End, type Placed, type Ready, type RoundSample } from './measure.js';
 import type { Row, SuiteOptions } from './results.js';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
@@ -22,18 +22,19 @@ interface Entrant {
   /** Its own directory, deleted with what it saved once the set is done. */
   dir: string;
   ready?: Ready;
-  samples: RoundSample[];
+  /** Its warm-up save took seconds: it is measured once, as the suite always has. */
+  slow?: boolean;
+  samples: Placed[];
   error?: string;
 }
 
 const seconds = (ms: number) => `${(ms / 1e3).toFixed(1)} s`;
 
-/** Samples an entrant needs: a slow one (seconds per save) is measured once, as the suite always has. */
-const quota = (e: Entrant, options: SuiteOptions) => (e.ready!.slow ? 1 : options.iterations);
+const quota = (e: Entrant, options: SuiteOptions) => (e.slow ? 1 : options.iterations);
 
 /** The contenders still measured in a round: the budget spent, only those short of samples. */
 function due(entrants: Entrant[], options: SuiteOptions, budgetSpent: boolean): Entrant[] {
-  return entrants.filter((e) => !e.error && (e.samples.length < quota(e, options) || (!budgetSpent && !e.ready!.slow)));
+  return entrants.filter((e) => !e.error && (e.samples.length < quota(e, options) || (!budgetSpent && !e.slow)));
 }
 
 export async function runRounds(dir: string, file: string, options: SuiteOptions): Promise<{ rows: Row[]; rounds: number }> {
@@ -47,16 +48,22 @@ export async function runRounds(dir: string, file: string, options: SuiteOptions
     if ('error' in ready) e.error = ready.error;
     else e.ready = ready.figures;
   }
+  // Warm-ups one at a time, once all are set up: each one's time decides whether it is slow.
+  for (const e of entrants.filter((e) => !e.error)) {
+    const warm = await e.child.request({ round: WARM_UP });
+    if ('error' in warm) e.error = warm.error;
+    else e.slow = warm.figures.save.doneMs > SLOW_SAVE_MS;
+  }
   const budgetMs = options.time * entrants.length;
   const started = performance.now();
   let rounds = 0;
   for (let asked = due(entrants, options, false); asked.length; rounds++) {
     // Rotated so that no contender always runs just after the same one (or first, on a rested disk).
     const order = asked.map((_, i) => asked[(i + rounds) % asked.length]);
-    for (const e of order) {
+    for (const [position, e] of order.entries()) {
       const outcome = await e.child.request({ round: rounds });
       if ('error' in outcome) e.error = outcome.error;
-      else e.samples.push(outcome.figures);
+      else e.samples.push({ ...outcome.figures, position });
     }
     asked = due(entrants, options, performance.now() - started >= budgetMs);
   }
