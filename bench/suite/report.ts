@@ -2,8 +2,8 @@
 // goals with whether this run met them.
 import { markdownTable } from 'markdown-table';
 import { BORROW_TK, DEFAULT_TK } from './contenders.js';
-import { byRound, type FigureName, type Figures } from './figures.js';
-import type { LimitId } from './limits.js';
+import { byRound, spreadOf, type Figures } from './figures.js';
+import type { LimitFigures, LimitId } from './limits.js';
 import { num, pairedRatio } from './numbers.js';
 import { figuresOf, type SetResult, type SuiteResult } from './results.js';
 import { limitNotes, SET_LEGEND, setTable } from './table.js';
@@ -15,10 +15,8 @@ interface Goal { figure: string; value: string; reference: string; goal: string;
 const limitOf = (set: SetResult | undefined, id: LimitId) => set?.limits?.find((l) => l.id === id);
 
 /** The median's ratio to the limit's, with the spread of the per-round ratios. */
-function toLimit(f: Figures, limit: { figure: FigureName; spread: { median: number }; rounds: Array<[number, number]> }): string {
-  const mine = byRound(f, limit.figure);
-  const median = limit.figure === 'stall' ? f.stallSpread!.median : f.durableSpread!.median;
-  return pairedRatio(median, limit.spread.median, mine, new Map(limit.rounds));
+function toLimit(f: Figures, limit: LimitFigures): string {
+  return pairedRatio(spreadOf(f, limit.figure)!.median, limit.spread.median, byRound(f, limit.figure), new Map(limit.rounds));
 }
 
 const met = (ok: boolean) => (ok ? 'yes' : 'NO');
