@@ -4,10 +4,10 @@
 // them back into the same arrays.
 import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { open, type Codec } from '../../src/index.js';
+import { dirname, join } from 'node:path';
+import { open, type CheckpointInfo, type Codec } from '../../src/index.js';
 import type { Tensor } from '../../src/file/tensors.js';
-import { offsetsOf, rawBytesOf, toBuffer } from '../lib/io.js';
+import { keepingNewest, offsetsOf, rawBytesOf, syncDir, toBuffer } from '../lib/io.js';
 import { readSafetensorsSync, writeSafetensorsSync } from '../lib/safetensors.js';
 import { LIMIT_WAYS } from './limit-ways.js';
 import type { LimitId } from './limits.js';
@@ -32,6 +32,11 @@ export interface Session {
   afterSave?(): void;
   /** Loads the newest save into `into` (limits: into their own buffer). */
   load?(): Promise<void> | void;
+  /**
+   * After each round's save and load, outside the timings: removes every save
+   * but the newest, durably, so the disk holds one save per contender.
+   */
+  prune?(): Promise<void> | void;
   /** Size on disk of the newest save. */
   bytesOnDisk?(): number;
   close(): Promise<void> | void;
@@ -71,19 +76,29 @@ function tensorkeep(codec: Codec, level: number, snapshot: 'copy' | 'borrow'): C
     // The copy snapshot copies every byte on up to 2 threads; raw, it writes and reads the raw bytes too.
     limits: [...(snapshot === 'copy' ? ['memcpy-2' as const] : []), ...(codec === 'raw' ? ['durable-write', 'page-cache-read'] as const : [])],
     async start({ dir, tensors, into }) {
-      // Nothing is evicted during the run: deletes would land in the next save's timing.
+      // Every save periodic (always), and one periodic kept besides the pinned
+      // ones: with the last save pinned, a save's commit evicts nothing (a
+      // delete would land in its timing); prune() lets the older one go.
       const store = await open(dir, {
-        compression: { codec, level }, every: { steps: null }, keep: { best: 1e6, periodic: 1e6 }, quotaBytes: null, snapshot,
+        compression: { codec, level }, every: { steps: null }, always: true, keep: { best: 1, periodic: 1 }, quotaBytes: null, snapshot,
       });
       const model = store.model('bench');
-      let bytes = 0;
+      let newest: CheckpointInfo | null = null;
+      let kept: CheckpointInfo | null = null;
       return {
         save(step) {
           const ticket = model.report({ step, tensors, force: true });
-          return ticket.durable.then((info) => void (bytes = info!.bytes));
+          return ticket.durable.then((info) => void (newest = info));
         },
         async load() { await model.load('latest', { into, verify: true }); },
-        bytesOnDisk: () => bytes,
+        async prune() {
+          await model.pin(newest!.seq!);
+          if (kept) await model.pin(kept.seq!, false);
+          kept = newest;
+          await model.flush(); // the eviction's journal and unlink
+          syncDir(dirname(newest!.path));
+        },
+        bytesOnDisk: () => newest!.bytes,
         close: () => store.close(),
       };
     },
@@ -95,6 +110,7 @@ const naiveJson: Contender = {
   id: 'naive-json', label: 'naive JS: JSON.stringify + writeFileSync', kind: 'baseline', durable: false, verified: false, writes: true, limits: [],
   start({ dir, tensors, into }) {
     let path = '';
+    const keep = keepingNewest(dir);
     return {
       save(step) {
         path = join(dir, `${step}.json`);
@@ -105,6 +121,7 @@ const naiveJson: Contender = {
         const parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, number[]>;
         for (const [name, t] of into) (t.data as Float32Array).set(parsed[name]);
       },
+      prune: () => keep(path),
       bytesOnDisk: () => statSync(path).size,
       close() {},
     };
@@ -125,6 +142,7 @@ const tfjsStyle: Contender = {
     const offsets = offsetsOf(tensors);
     const weights = tensors.map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }));
     let saved = '';
+    const keep = keepingNewest(dir);
     const files = () => [join(saved, 'model.json'), join(saved, 'weights.bin')];
     return {
       save(step) {
@@ -154,6 +172,7 @@ const tfjsStyle: Contender = {
           offset += target.length;
         }
       },
+      prune: () => keep(saved),
       bytesOnDisk: () => files().reduce((sum, f) => sum + statSync(f).size, 0),
       close() {},
     };
@@ -166,12 +185,14 @@ const safetensorsStyle: Contender = {
   limits: ['durable-write', 'page-cache-read'],
   start({ dir, tensors, into }) {
     let path = '';
+    const keep = keepingNewest(dir);
     return {
       save(step) {
         path = join(dir, `${step}.safetensors`);
         writeSafetensorsSync(path, tensors);
       },
       load: () => void readSafetensorsSync(path, into),
+      prune: () => keep(path),
       bytesOnDisk: () => statSync(path).size,
       close() {},
     };

@@ -6,7 +6,7 @@
 import { closeSync, openSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../src/native.js';
-import { offsetsOf, pageAligned, rawBytesOf, readFully, syncDir, toBuffer, writeAllSync } from '../lib/io.js';
+import { keepingNewest, offsetsOf, pageAligned, rawBytesOf, readFully, syncDir, toBuffer, writeAllSync } from '../lib/io.js';
 import type { Contender } from './contenders.js';
 
 const MiB = 2 ** 20;
@@ -64,6 +64,7 @@ function rawBytes(id: string, label: string, way: RawWay): Contender {
       const offsets = offsetsOf(tensors);
       tensors.forEach(([, t], i) => toBuffer(t.data).copy(raw, offsets[i]));
       let path = '';
+      const keep = keepingNewest(dir);
       return {
         save(step) {
           path = join(dir, `${step}.bin`);
@@ -73,6 +74,7 @@ function rawBytes(id: string, label: string, way: RawWay): Contender {
           syncDir(dir);
         },
         load: () => readPieces(path, raw, Math.min(way.reads, raw.length)),
+        prune: () => keep(path),
         bytesOnDisk: () => statSync(path).size,
         close() {},
       };

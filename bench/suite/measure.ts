@@ -93,7 +93,9 @@ export async function prepare(contender: Contender, setting: Setting) {
       session.afterSave?.();
       // A slow contender skips the warm-up load: a few ms of first-load effects are lost in seconds.
       const load = session.load && !(round === WARM_UP && save.doneMs > SLOW_SAVE_MS);
-      return { save, load: load ? await timedLoad(session, round) : null };
+      const sample = { save, load: load ? await timedLoad(session, round) : null };
+      await session.prune?.();
+      return sample;
     },
     async end(): Promise<End> {
       // Limits load into buffers of their own; the others must have loaded the bytes they saved.
