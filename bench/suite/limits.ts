@@ -26,7 +26,10 @@ export interface LimitFigures {
   spread: Spread;
   /** The candidate with the lowest median: what the limit's ratios are taken against. */
   bestId: string;
-  /** Per round, the lowest sample among the candidates: `[round, value]`. */
+  /**
+   * Per round, the lowest sample among the candidates in the wave of `bestId`
+   * (only a wave's contenders share rounds): `[round, value]`.
+   */
   rounds: Array<[number, number]>;
 }
 
@@ -36,8 +39,9 @@ function best(rows: Row[], figure: FigureName, id: LimitId, label: string): Limi
   const spreads = measured.map((r) => spreadOf(r.figures!, figure)!);
   const lowest = (stat: keyof Spread) => Math.min(...spreads.map((s) => s[stat]));
   const median = lowest('median');
+  const bestRow = measured[spreads.findIndex((s) => s.median === median)];
   const perRound = new Map<number, number>();
-  for (const r of measured) {
+  for (const r of measured.filter((r) => r.wave === bestRow.wave)) {
     for (const [round, v] of byRound(r.figures!, figure)) perRound.set(round, Math.min(v, perRound.get(round) ?? Infinity));
   }
   return {
@@ -45,7 +49,7 @@ function best(rows: Row[], figure: FigureName, id: LimitId, label: string): Limi
     candidates: measured.map((r) => r.id),
     mean: Math.min(...measured.map((r) => meanOf(r.figures!, figure)!)),
     spread: { min: lowest('min'), p10: lowest('p10'), median, p90: lowest('p90'), max: lowest('max') },
-    bestId: measured[spreads.findIndex((s) => s.median === median)].id,
+    bestId: bestRow.id,
     rounds: [...perRound].sort(([a], [b]) => a - b),
   };
 }

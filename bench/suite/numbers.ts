@@ -17,10 +17,11 @@ export const ratio = (value: number, reference: number | null | undefined) =>
 /**
  * Ratio of medians, then the p10–p90 of the per-round ratios: rounds pair
  * the two (same minute of disk), so this spread is the comparison's own.
+ * Two that ran in different waves share no round: their spread is "—".
  */
 export function pairedRatio(median: number, reference: number, mine: Map<number, number>, theirs: Map<number, number>): string {
   if (reference === 0) return '—';
   const perRound = [...mine].flatMap(([round, v]) => (theirs.get(round) ? [v / theirs.get(round)!] : [])).sort((a, b) => a - b);
-  const spread = perRound.length ? ` (${quantile(perRound, 0.1).toFixed(2)}–${quantile(perRound, 0.9).toFixed(2)})` : '';
+  const spread = perRound.length ? ` (${quantile(perRound, 0.1).toFixed(2)}–${quantile(perRound, 0.9).toFixed(2)})` : mine.size && theirs.size ? ' (—)' : '';
   return `${times(median / reference)}${spread}`;
 }

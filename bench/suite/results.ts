@@ -11,6 +11,16 @@ import type { PipelineFigures } from './pipeline.js';
 export interface Row extends Omit<Contender, 'start'> {
   figures?: Figures;
   error?: string;
+  /** The wave it ran in, from 1 (absent from results files older than the waves). */
+  wave?: number;
+}
+
+/** Contenders alive together and driven in the same rounds: only they pair round by round. */
+export interface Wave {
+  ids: string[];
+  /** Round numbers go on from wave to wave: this wave's are firstRound … firstRound + rounds - 1. */
+  firstRound: number;
+  rounds: number;
 }
 
 export const VARIANTS = ['fp32', 'bf16'] as const;
@@ -28,6 +38,9 @@ export interface SetResult {
   rounds?: number;
   /** Each limit as the best of the ways and contenders measured for it. */
   limits?: LimitFigures[];
+  /** The waves in the order they ran, and the memory they had to fit (absent from results files older than the waves). */
+  waves?: Wave[];
+  memoryBudgetBytes?: number;
 }
 
 export interface SuiteOptions {
@@ -42,6 +55,10 @@ export interface SuiteOptions {
   /** Training steps per run of the overhead measurement, and rounds of the three ways. */
   steps: number;
   rounds: number;
+  /** --memory-budget: what a wave's children may hold together, instead of 70 % of the memory available at each set's start. */
+  memoryBudgetMB?: number;
+  /** --max-live: children alive at once, at most. */
+  maxLive?: number;
 }
 
 export interface SuiteResult {

@@ -1,6 +1,7 @@
 // Runs the suite: every workload (fp32, then bf16-rounded) against every
-// contender, all of a set's contenders driven in rounds (rounds.ts) on the
-// same bytes in the same directory, then the save pipeline's own figures.
+// contender, a set's contenders driven in rounds (rounds.ts), in waves where
+// memory is short, on the same bytes in the same directory, then the save
+// pipeline's own figures.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,8 +44,8 @@ export async function runSuite(dir: string, options: SuiteOptions): Promise<Pick
     console.log(`${workload}: generated in ${seconds(started)}`);
     for (const { file, ...set } of files) {
       console.log(`  ${set.name}: ${set.tensors} tensors, ${(set.rawBytes / 1e6).toFixed(1)} MB`);
-      const { rows, rounds } = await runRounds(dir, file, options);
-      sets.push({ workload, ...set, rows, rounds, limits: limitsOf(rows) });
+      const { rows, ...measured } = await runRounds(dir, file, set.rawBytes, options);
+      sets.push({ workload, ...set, rows, ...measured, limits: limitsOf(rows) });
       rmSync(file);
     }
   }

@@ -104,15 +104,21 @@ export function setTable(set: SetResult): string {
   return markdownTable([TITLES, ...body], { align: ['l', ...TITLES.slice(1).map(() => 'r')] });
 }
 
-/** "limit = best of …" for each limit of the set, and how many rounds paired the contenders. */
+/** Which contenders shared rounds (a wave each), then "limit = best of …" for each limit of the set. */
 export function limitNotes(set: SetResult): string {
+  const waves = set.waves ?? [];
+  const shared = waves.length > 1
+    ? waves.map((w, i) => `wave ${i + 1} of ${waves.length}, rounds ${w.firstRound}–${w.firstRound + w.rounds - 1}: ${w.ids.join(', ')}`)
+    : [`${set.rounds ?? '?'} rounds${waves.length ? ', every contender in each' : ''}.`];
   const lines = (set.limits ?? []).map((l) => `${l.label} = best of ${l.candidates.join(', ')} (lowest median: ${l.bestId})`);
-  return [`${set.rounds ?? '?'} rounds.`, ...lines].join('\n');
+  return [...shared, ...lines].join('\n');
 }
 
 export const SET_LEGEND = [
   'stall / done / load ms: mean [min / median / max] over the rounds. Ratio cells: ÷ the best baseline\'s · ÷ the limit\'s, each the ratio',
-  'of medians (p10–p90 of the per-round ratios: a round times every contender once, in turn, so pairs share the same minute of disk).',
+  'of medians (p10–p90 of the per-round ratios: a round times every contender of its wave once, in turn, so pairs share the same minute of disk).',
+  'Waves: when memory holds fewer children than contenders, each wave shares its own rounds; a ratio between two waves is the ratio of',
+  'medians only (spread "—"), and a limit pairs per round only with its best candidate\'s wave.',
   'Other cells: the figure (÷ the best baseline\'s, ÷ the limit\'s). Below 1× is better for every figure.',
   'Limits: stall ÷ a copy on 1 thread; done ÷ a durable write of the raw bytes; on disk ÷ raw bytes; load ÷ a page-cache read of the raw bytes;',
   'peak RSS ÷ the process before its first save (tensors, load targets and the contender set up). Each limit (rows "limit: …") is, statistic',
