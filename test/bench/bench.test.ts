@@ -2,15 +2,17 @@
 // table and a results file that a later --compare can read. Speed is never
 // asserted here: figures belong in docs/PERFORMANCE.md.
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CONTENDERS } from '../../bench/suite/contenders.js';
+import { CONTENDERS, DEFAULT_TK } from '../../bench/suite/contenders.js';
 import { byRound, meanOf, spreadOf, type FigureName } from '../../bench/suite/figures.js';
 import { LIMITS } from '../../bench/suite/limits.js';
+import { pairedRatio } from '../../bench/suite/numbers.js';
 import type { SuiteResult } from '../../bench/suite/results.js';
+import { byPriority } from '../../bench/suite/waves.js';
 import { roundToBf16, WORKLOADS } from '../../bench/workloads.js';
 import { sameBytes, tempDir } from '../helpers.js';
 
@@ -151,6 +153,8 @@ describe('npm run bench at the smallest scale', () => {
       Object.entries(FACTORS).forEach(([key, factor], i) => {
         const value = a[key as keyof typeof FACTORS];
         if (value === null) expect(cells[i], `${label} ${key}`).toBe('');
+        // A loop that never lagged a whole tick (tiny saves) has a max of 0: no ratio.
+        else if (value === 0) expect(cells[i], `${label} ${key}`).toContain('(—)');
         else expect(cells[i], `${label} ${key}`).toContain(`(${(factor * (r + 1)).toFixed(2)}×)`);
       });
     });
@@ -176,6 +180,80 @@ describe('npm run bench at the smallest scale', () => {
       const cells = rows[0].split('|').slice(3, -1).map((c) => c.trim());
       expect(cells[0]).toContain('(1.00×)');
       expect(cells.slice(-3)).toEqual(['', '', '']);
+    }
+  });
+});
+
+describe('npm run bench with memory for a few contenders at a time', () => {
+  const dir = tempDir();
+  const out = join(dir, 'result.json');
+  let stdout = '';
+  let result: SuiteResult;
+
+  beforeAll(async () => {
+    // A child at this scale holds ~100 MB: a 400 MB budget holds a few of them per wave.
+    ({ stdout } = await bench('--scale', '0.001', '--time', '0', '--iterations', '2', '--workloads', 'dqn-100k', '--variants', 'fp32', '--memory-budget', '400', '--dir', dir, '--out', out));
+    result = JSON.parse(readFileSync(out, 'utf8')) as SuiteResult;
+  }, 60_000);
+
+  it('runs the set in waves, the most compared contenders first, and says which shared rounds', () => {
+    const [set] = result.sets;
+    const waves = set.waves!;
+    expect(waves.length).toBeGreaterThan(1);
+    expect(set.memoryBudgetBytes).toBe(400e6);
+    expect(waves.flatMap((w) => w.ids)).toEqual(byPriority(CONTENDERS).map((c) => c.id));
+    expect(waves[0].ids.slice(0, 2)).toEqual([DEFAULT_TK, 'safetensors-style']);
+    waves.forEach((w, i) => expect(stdout).toContain(`wave ${i + 1} of ${waves.length}, rounds ${w.firstRound}–${w.firstRound + w.rounds - 1}: ${w.ids.join(', ')}`));
+    expect(set.rounds).toBe(waves.reduce((sum, w) => sum + w.rounds, 0));
+  });
+
+  it('gives every contender its samples, in its own wave\'s rounds, and records the wave in its row', () => {
+    const [set] = result.sets;
+    expect(set.rows.map((r) => r.id)).toEqual(CONTENDERS.map((c) => c.id));
+    for (const row of set.rows) {
+      expect(row.error, `${row.id}: ${row.error}`).toBeUndefined();
+      const wave = set.waves![row.wave! - 1];
+      expect(wave.ids, row.id).toContain(row.id);
+      const rounds = row.figures!.saveSamples!.map(([round]) => round);
+      expect(rounds, row.id).toEqual([wave.firstRound, wave.firstRound + 1]);
+      if (row.figures!.loads) expect(row.figures!.loadSamples!.map(([round]) => round), row.id).toEqual(rounds);
+    }
+    // A limit pairs per round only within the wave of its best candidate.
+    for (const limit of set.limits!) {
+      const wave = set.waves![set.rows.find((r) => r.id === limit.bestId)!.wave! - 1];
+      for (const [round] of limit.rounds) expect(round - wave.firstRound, limit.id).toBeGreaterThanOrEqual(0);
+      for (const [round] of limit.rounds) expect(round - wave.firstRound, limit.id).toBeLessThan(wave.rounds);
+    }
+  });
+
+  it('prints no per-round spread for two contenders that never shared a round', () => {
+    expect(pairedRatio(2, 1, new Map([[0, 2], [1, 2]]), new Map([[2, 1], [3, 1]]))).toBe('2.00× (—)');
+    expect(pairedRatio(2, 1, new Map([[0, 2], [1, 4]]), new Map([[0, 1], [1, 1]]))).toBe('2.00× (2.20–3.80)');
+  });
+});
+
+describe('bench contenders', () => {
+  const dir = tempDir();
+  const list = (d: string): string[] => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? list(join(d, f)).map((x) => `${f}/${x}`) : [f]));
+
+  it('keep only their newest save on disk, and load it', async () => {
+    const { tensors } = WORKLOADS['dqn-100k'](0.001);
+    for (const c of CONTENDERS.filter((c) => c.writes)) {
+      const own = mkdtempSync(join(dir, `${c.id}-`));
+      const into = tensors.map(([name, t]): [string, typeof t] => [name, { ...t, data: new Float32Array(t.data.length) }]);
+      const session = await c.start({ dir: own, tensors, into });
+      for (let step = 1; step <= 3; step++) {
+        await session.save(step);
+        session.afterSave?.();
+        await session.load?.();
+        await session.prune?.();
+      }
+      // tensorkeep: its checkpoint files (its store keeps files of its own besides); the others: every file.
+      const saves = list(own).filter((f) => c.kind !== 'tensorkeep' || f.endsWith('.tkpt'));
+      expect(saves.length, `${c.id}: ${saves.join(' ')}`).toBe(c.id === 'tfjs-style' ? 2 : 1);
+      for (const f of saves) expect(f, c.id).toMatch(/^(bench\/00000003-s3\.tkpt|3[./].+)$/);
+      if (c.kind !== 'limit') into.forEach(([, t], i) => expect(sameBytes(t.data, tensors[i][1].data), c.id).toBe(true));
+      await session.close();
     }
   });
 });
