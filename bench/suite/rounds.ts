@@ -46,7 +46,7 @@ async function setUp(dir: string, file: string, contender: Contender): Promise<S
   const ready = await e.child.ready;
   if ('error' in ready) e.error = ready.error;
   else e.ready = ready.figures;
-  return { entrant: e, baseRssBytes: e.ready?.baseRssBytes ?? null };
+  return { entrant: e, contender, baseRssBytes: e.ready?.baseRssBytes ?? null };
 }
 
 /** Drives a wave's rounds, numbered on from `firstRound`; returns how many ran. */

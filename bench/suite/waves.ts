@@ -5,6 +5,7 @@
 // so that they share a wave and their per-round ratios stay paired.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import v8 from 'node:v8';
 import { DEFAULT_TK, type Contender } from './contenders.js';
 import type { SuiteOptions } from './results.js';
 
@@ -48,13 +49,27 @@ export function memoryLimits(options: SuiteOptions): MemoryLimits {
   };
 }
 
-/** Before set-up: tensors, load targets, a save's staging or encoded copy, a load's read buffer, and Node itself. */
-const guess = (rawBytes: number) => 3.5 * rawBytes + 150 * MB;
-/** After set-up: its RSS then, plus what a save and a load may add (tfjs-style: a concatenated copy and a read buffer). */
-const reserve = (baseRssBytes: number, rawBytes: number) => baseRssBytes + 2 * rawBytes;
+/**
+ * What a save and a load add to a child's RSS past its set-up, as measured
+ * (peak − base RSS, bench/results/2026-11-23.json and scale 0.05 runs): a
+ * tensorkeep copy snapshot its staging (1.1 × raw) and its workers' buffers;
+ * tfjs-style a concatenated copy and a read buffer (3 × raw); a limit or
+ * safetensors-style next to nothing; naive JSON grows until V8's heap limit
+ * stops it (the children run with the parent's defaults).
+ */
+function growth(c: Contender, rawBytes: number): number {
+  if (c.id === 'naive-json') return v8.getHeapStatistics().heap_size_limit;
+  const perRaw = c.id === 'tfjs-style' ? 3 : c.kind === 'tensorkeep' ? 1.2 : 0.1;
+  return perRaw * rawBytes + 100 * MB;
+}
+
+/** Before set-up: Node itself, the tensors and the load targets (a limit's own buffer instead), and the growth. */
+const guess = (c: Contender, rawBytes: number) => 150 * MB + 2 * rawBytes + growth(c, rawBytes);
+/** After set-up: its RSS then, and the growth. */
+const reserve = (c: Contender, baseRssBytes: number, rawBytes: number) => baseRssBytes + growth(c, rawBytes);
 
 /** A started child, and its RSS once set up (null: its set-up failed and it is gone). */
-export interface Started<E> { entrant: E; baseRssBytes: number | null }
+export interface Started<E> { entrant: E; contender: Contender; baseRssBytes: number | null }
 
 /**
  * Starts the next wave, taking its contenders from the front of `queue`:
@@ -69,12 +84,16 @@ export async function startWave<E>(
   let reserved = 0;
   for (;;) {
     const batch: Contender[] = [];
-    const fits = () => wave.length + batch.length === 0 || reserved + (batch.length + 1) * guess(rawBytes) <= limits.budgetBytes;
-    while (queue.length && wave.length + batch.length < limits.maxLive && fits()) batch.push(queue.shift()!);
+    let planned = reserved;
+    const fits = (c: Contender) => wave.length + batch.length === 0 || planned + guess(c, rawBytes) <= limits.budgetBytes;
+    while (queue.length && wave.length + batch.length < limits.maxLive && fits(queue[0])) {
+      planned += guess(queue[0], rawBytes);
+      batch.push(queue.shift()!);
+    }
     if (!batch.length) return wave;
-    for (const { entrant, baseRssBytes } of await Promise.all(batch.map(start))) {
+    for (const { entrant, contender, baseRssBytes } of await Promise.all(batch.map(start))) {
       wave.push(entrant);
-      if (baseRssBytes !== null) reserved += reserve(baseRssBytes, rawBytes);
+      if (baseRssBytes !== null) reserved += reserve(contender, baseRssBytes, rawBytes);
     }
   }
 }
