@@ -1,6 +1,7 @@
 // `npm run bench`: tensorkeep against the baselines users would pick and
 // against the machine's limits, in one run (docs/PERFORMANCE.md).
 //   npm run bench [-- --scale 0.01 --time 500 --iterations 3 --workloads cnn-12m,dqn-100k --variants fp32 --dir /mnt/x --out file.json]
+//                 [-- --memory-budget MB --max-live N]  (what a wave of contender processes may hold; default 70 % of the available memory)
 //   npm run bench -- --compare A.json B.json
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,8 @@ const { values: args, positionals } = parseArgs({
     variants: { type: 'string', default: VARIANTS.join(',') },
     dir: { type: 'string' },
     out: { type: 'string' },
+    'memory-budget': { type: 'string' },
+    'max-live': { type: 'string' },
   },
 });
 
@@ -51,10 +54,14 @@ const options: SuiteOptions = {
   // The MLP's training shrinks with the workloads (1000 steps at scale 1: ten periodic saves).
   steps: Math.max(20, Math.round(1000 * scale)),
   rounds: 3,
+  ...(args['memory-budget'] !== undefined && { memoryBudgetMB: Number(args['memory-budget']) }),
+  ...(args['max-live'] !== undefined && { maxLive: Number(args['max-live']) }),
 };
 if (!(scale > 0 && scale <= 1)) fail(`Expected --scale in (0, 1] but received ${args.scale}`);
 if (!(options.time >= 0)) fail(`Expected a number of ms for --time but received ${args.time}`);
 if (!(Number.isInteger(options.iterations) && options.iterations >= 1)) fail(`Expected a positive integer for --iterations but received ${args.iterations}`);
+if (options.memoryBudgetMB !== undefined && !(options.memoryBudgetMB >= 0)) fail(`Expected a number of MB for --memory-budget but received ${args['memory-budget']}`);
+if (options.maxLive !== undefined && !(Number.isInteger(options.maxLive) && options.maxLive >= 1)) fail(`Expected a positive integer for --max-live but received ${args['max-live']}`);
 for (const w of options.workloads) if (!Object.hasOwn(WORKLOADS, w)) fail(`Expected --workloads from ${Object.keys(WORKLOADS).join(', ')} but received ${w}`);
 for (const v of options.variants) if (!VARIANTS.includes(v)) fail(`Expected --variants from ${VARIANTS.join(', ')} but received ${v}`);
 

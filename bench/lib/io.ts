@@ -1,8 +1,17 @@
 // File and memory primitives the benchmarks measure with: the machine's own
 // limits are written with these, so they must be the best case, not an accident.
-import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import type { Tensor } from '../../src/file/tensors.js';
 
 export const toBuffer = (v: ArrayBufferView) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+/** Where each tensor's bytes start when the tensors are laid back to back. */
+export const offsetsOf = (tensors: Array<[string, Tensor]>) => {
+  const offsets: number[] = [];
+  tensors.reduce((off, [, t]) => (offsets.push(off), off + t.data.byteLength), 0);
+  return offsets;
+};
+export const rawBytesOf = (tensors: Array<[string, Tensor]>) => tensors.reduce((sum, [, t]) => sum + t.data.byteLength, 0);
 
 /**
  * A page-aligned, pre-faulted buffer (WebAssembly memory is page-aligned). A
@@ -18,6 +27,22 @@ export function pageAligned(bytes: number): Buffer {
 export function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/**
+ * What each call keeps (a file or directory in `dir`): the one kept before
+ * goes, and the directory is fsync'd so that the delete is done, not left
+ * for the next timed write to pay.
+ */
+export function keepingNewest(dir: string): (newest: string) => void {
+  let kept: string | null = null;
+  return (newest) => {
+    if (kept !== null && kept !== newest) {
+      rmSync(kept, { recursive: true, force: true });
+      syncDir(dir);
+    }
+    kept = newest;
+  };
 }
 
 /** Writes every buffer in order and fsyncs: the file is on disk when this returns. */

@@ -1,12 +1,12 @@
 // One contender on one tensor set, in a process of its own (so its peak RSS
-// is its own). run.ts passes the job and gets the figures back (ipc.ts).
+// is its own): set up once, then one timed round per request from rounds.ts.
 import type { Tensor } from '../../src/file/tensors.js';
 import { readSafetensorsSync } from '../lib/safetensors.js';
 import { contender } from './contenders.js';
-import { answer } from './ipc.js';
-import { measure, type MeasureOptions } from './measure.js';
+import { serve } from './ipc.js';
+import { prepare } from './measure.js';
 
-export interface Job extends MeasureOptions {
+export interface Job {
   contender: string;
   /** The tensor set, as a safetensors file. */
   workload: string;
@@ -14,9 +14,15 @@ export interface Job extends MeasureOptions {
   dir: string;
 }
 
-await answer(async (job: Job) => {
+/** What the parent asks for: the timed work of one round. */
+export interface Query { round: number }
+
+await serve(async (job: Job) => {
+  const c = contender(job.contender);
   const tensors = readSafetensorsSync(job.workload);
-  // Load targets as a trainer has them: plain arrays, faulted in.
-  const into = tensors.map(([name, t]): [string, Tensor] => [name, { ...t, data: new Float32Array(t.data.length).fill(1) }]);
-  return measure(contender(job.contender), { dir: job.dir, tensors, into }, job);
+  // Load targets as a trainer has them: plain arrays, faulted in. Limits load
+  // into buffers of their own: with every contender alive at once, memory counts.
+  const into = c.kind === 'limit' ? [] : tensors.map(([name, t]): [string, Tensor] => [name, { ...t, data: new Float32Array(t.data.length).fill(1) }]);
+  const measured = await prepare(c, { dir: job.dir, tensors, into });
+  return { ready: measured.ready, server: { request: (q: Query) => measured.round(q.round), end: () => measured.end() } };
 });

@@ -1,17 +1,21 @@
 // `npm run bench -- --compare A.json B.json`: what changed from run A to run B,
 // figure by figure, for every set and contender both runs measured.
 import { markdownTable } from 'markdown-table';
-import type { Figures } from './measure.js';
-import { num } from './report.js';
+import type { Figures } from './figures.js';
+import { num } from './numbers.js';
 import { setKey, type SuiteResult } from './results.js';
 
-const FIGURES: Array<[string, (f: Figures) => number | null]> = [
+const FIGURES: Array<[string, (f: Figures) => number | null | undefined]> = [
   ['stall ms', (f) => f.stallMs],
   ['done ms', (f) => f.durableMs],
   ['on disk MB', (f) => (f.diskBytes === null ? null : f.diskBytes / 1e6)],
   ['load ms', (f) => f.loadMs],
   ['peak RSS MB', (f) => f.peakRssBytes / 1e6],
   ['loop max ms', (f) => f.loopMaxMs],
+  // Medians: only in results files written since the rounds; blank when either run lacks them.
+  ['stall median ms', (f) => f.stallSpread?.median],
+  ['done median ms', (f) => f.durableSpread?.median],
+  ['load median ms', (f) => f.loadSpread?.median],
 ];
 
 function change(a: number | null | undefined, b: number | null | undefined): string {

@@ -4,12 +4,13 @@
 // them back into the same arrays.
 import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { open, type Codec } from '../../src/index.js';
-import { native } from '../../src/native.js';
+import { dirname, join } from 'node:path';
+import { open, type CheckpointInfo, type Codec } from '../../src/index.js';
 import type { Tensor } from '../../src/file/tensors.js';
-import { pageAligned, readFully, toBuffer, writeAllSync } from '../lib/io.js';
+import { keepingNewest, offsetsOf, rawBytesOf, syncDir, toBuffer } from '../lib/io.js';
 import { readSafetensorsSync, writeSafetensorsSync } from '../lib/safetensors.js';
+import { LIMIT_WAYS } from './limit-ways.js';
+import type { LimitId } from './limits.js';
 
 export type Kind = 'tensorkeep' | 'baseline' | 'limit';
 
@@ -31,6 +32,11 @@ export interface Session {
   afterSave?(): void;
   /** Loads the newest save into `into` (limits: into their own buffer). */
   load?(): Promise<void> | void;
+  /**
+   * After each round's save and load, outside the timings: removes every save
+   * but the newest, durably, so the disk holds one save per contender.
+   */
+  prune?(): Promise<void> | void;
   /** Size on disk of the newest save. */
   bytesOnDisk?(): number;
   close(): Promise<void> | void;
@@ -46,15 +52,10 @@ export interface Contender {
   verified: boolean;
   /** False for a copy in memory: only its stall is a figure. */
   writes: boolean;
+  /** The limits whose work this contender does: each limit is the best of the contenders naming it (limits.ts). */
+  limits: LimitId[];
   start(setting: Setting): Promise<Session> | Session;
 }
-
-const offsetsOf = (tensors: Array<[string, Tensor]>) => {
-  const offsets: number[] = [];
-  tensors.reduce((off, [, t]) => (offsets.push(off), off + t.data.byteLength), 0);
-  return offsets;
-};
-const rawBytesOf = (tensors: Array<[string, Tensor]>) => tensors.reduce((sum, [, t]) => sum + t.data.byteLength, 0);
 
 /** What a writer without fsync leaves dirty, flushed outside its timing. */
 function fsyncFile(path: string): void {
@@ -72,20 +73,32 @@ function tensorkeep(codec: Codec, level: number, snapshot: 'copy' | 'borrow'): C
     durable: true,
     verified: true,
     writes: true,
+    // The copy snapshot copies every byte on up to 2 threads; raw, it writes and reads the raw bytes too.
+    limits: [...(snapshot === 'copy' ? ['memcpy-2' as const] : []), ...(codec === 'raw' ? ['durable-write', 'page-cache-read'] as const : [])],
     async start({ dir, tensors, into }) {
-      // Nothing is evicted during the run: deletes would land in the next save's timing.
+      // Every save periodic (always), and one periodic kept besides the pinned
+      // ones: with the last save pinned, a save's commit evicts nothing (a
+      // delete would land in its timing); prune() lets the older one go.
       const store = await open(dir, {
-        compression: { codec, level }, every: { steps: null }, keep: { best: 1e6, periodic: 1e6 }, quotaBytes: null, snapshot,
+        compression: { codec, level }, every: { steps: null }, always: true, keep: { best: 1, periodic: 1 }, quotaBytes: null, snapshot,
       });
       const model = store.model('bench');
-      let bytes = 0;
+      let newest: CheckpointInfo | null = null;
+      let kept: CheckpointInfo | null = null;
       return {
         save(step) {
           const ticket = model.report({ step, tensors, force: true });
-          return ticket.durable.then((info) => void (bytes = info!.bytes));
+          return ticket.durable.then((info) => void (newest = info));
         },
         async load() { await model.load('latest', { into, verify: true }); },
-        bytesOnDisk: () => bytes,
+        async prune() {
+          await model.pin(newest!.seq!);
+          if (kept) await model.pin(kept.seq!, false);
+          kept = newest;
+          await model.flush(); // the eviction's journal and unlink
+          syncDir(dirname(newest!.path));
+        },
+        bytesOnDisk: () => newest!.bytes,
         close: () => store.close(),
       };
     },
@@ -94,9 +107,10 @@ function tensorkeep(codec: Codec, level: number, snapshot: 'copy' | 'borrow'): C
 
 /** What many JS trainers do: every tensor through Array.from into one JSON string, written in one call. */
 const naiveJson: Contender = {
-  id: 'naive-json', label: 'naive JS: JSON.stringify + writeFileSync', kind: 'baseline', durable: false, verified: false, writes: true,
+  id: 'naive-json', label: 'naive JS: JSON.stringify + writeFileSync', kind: 'baseline', durable: false, verified: false, writes: true, limits: [],
   start({ dir, tensors, into }) {
     let path = '';
+    const keep = keepingNewest(dir);
     return {
       save(step) {
         path = join(dir, `${step}.json`);
@@ -107,6 +121,7 @@ const naiveJson: Contender = {
         const parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, number[]>;
         for (const [name, t] of into) (t.data as Float32Array).set(parsed[name]);
       },
+      prune: () => keep(path),
       bytesOnDisk: () => statSync(path).size,
       close() {},
     };
@@ -120,11 +135,14 @@ const naiveJson: Contender = {
  */
 const tfjsStyle: Contender = {
   id: 'tfjs-style', label: 'tfjs-style: model.json + weights.bin, no fsync', kind: 'baseline', durable: false, verified: false, writes: true,
+  // Its stall copies every byte on the calling thread; its load reads them all.
+  limits: ['memcpy-1', 'memcpy-2', 'page-cache-read'],
   start({ dir, tensors, into }) {
     const rawBytes = rawBytesOf(tensors);
     const offsets = offsetsOf(tensors);
     const weights = tensors.map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }));
     let saved = '';
+    const keep = keepingNewest(dir);
     const files = () => [join(saved, 'model.json'), join(saved, 'weights.bin')];
     return {
       save(step) {
@@ -154,6 +172,7 @@ const tfjsStyle: Contender = {
           offset += target.length;
         }
       },
+      prune: () => keep(saved),
       bytesOnDisk: () => files().reduce((sum, f) => sum + statSync(f).size, 0),
       close() {},
     };
@@ -163,58 +182,17 @@ const tfjsStyle: Contender = {
 /** The safetensors layout written as its reference writer does, made durable: tmp file, fsync, rename, fsync of the directory. */
 const safetensorsStyle: Contender = {
   id: 'safetensors-style', label: 'safetensors-style: write + fsync + rename', kind: 'baseline', durable: true, verified: false, writes: true,
+  limits: ['durable-write', 'page-cache-read'],
   start({ dir, tensors, into }) {
     let path = '';
+    const keep = keepingNewest(dir);
     return {
       save(step) {
         path = join(dir, `${step}.safetensors`);
         writeSafetensorsSync(path, tensors);
       },
       load: () => void readSafetensorsSync(path, into),
-      bytesOnDisk: () => statSync(path).size,
-      close() {},
-    };
-  },
-};
-
-/** A copy of every tensor into one pre-faulted, page-aligned buffer: the least a snapshot can cost. */
-function memcpy(threads: 1 | 2): Contender {
-  return {
-    id: `memcpy-${threads}`,
-    label: threads === 1 ? 'limit: memcpy (Buffer.copy), 1 thread' : 'limit: memcpy (native.snapshot), 2 threads',
-    kind: 'limit', durable: false, verified: false, writes: false,
-    start({ tensors }) {
-      const staging = pageAligned(rawBytesOf(tensors));
-      const offsets = offsetsOf(tensors);
-      const sources = tensors.map(([, t]) => t.data);
-      const views = sources.map(toBuffer);
-      return {
-        save: threads === 1
-          ? () => views.forEach((v, i) => v.copy(staging, offsets[i]))
-          : () => native.snapshot(sources, staging, offsets, 2),
-        close() {},
-      };
-    },
-  };
-}
-
-/** The raw bytes as one pre-built buffer: write + fsync is the disk's limit, a read from the page cache the load's. */
-const rawBytes: Contender = {
-  id: 'raw-bytes', label: 'limit: write + fsync, and page-cache read, of the raw bytes', kind: 'limit', durable: true, verified: false, writes: true,
-  start({ dir, tensors }) {
-    const raw = pageAligned(rawBytesOf(tensors));
-    const offsets = offsetsOf(tensors);
-    tensors.forEach(([, t], i) => toBuffer(t.data).copy(raw, offsets[i]));
-    let path = '';
-    return {
-      save(step) {
-        path = join(dir, `${step}.bin`);
-        writeAllSync(path, [raw]);
-      },
-      load() {
-        const fd = openSync(path, 'r');
-        try { readFully(fd, raw, 0); } finally { closeSync(fd); }
-      },
+      prune: () => keep(path),
       bytesOnDisk: () => statSync(path).size,
       close() {},
     };
@@ -230,9 +208,7 @@ export const CONTENDERS: readonly Contender[] = [
   naiveJson,
   tfjsStyle,
   safetensorsStyle,
-  memcpy(1),
-  memcpy(2),
-  rawBytes,
+  ...LIMIT_WAYS,
 ];
 
 /** The default tensorkeep contender (codec and snapshot of a store opened without options). */

@@ -1,45 +1,49 @@
-// The figures of one contender on one tensor set, measured with tinybench in
-// a process of its own (so its peak RSS is its own).
+// One contender on one tensor set, in a process of its own (so its peak RSS
+// is its own), timed one save (and one load) per round at the parent's
+// request: the parent interleaves the contenders (rounds.ts).
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bench } from 'tinybench';
 import { toBuffer } from '../lib/io.js';
 import type { Contender, Session, Setting } from './contenders.js';
 
-export interface Figures {
-  /** Mean time the save call blocked the calling thread. */
+/** One timed save: the stall on the calling thread, the time until done, and the loop's delays in between. */
+export interface SaveSample {
+  round: number;
   stallMs: number;
-  /** Mean time from the call until the save was done (durable, for a durable contender). */
-  durableMs: number | null;
-  durableRmePct: number | null;
-  saves: number;
-  /**
-   * Event-loop delay between the call's return and the save's end: the mean
-   * over saves of each one's p99, and the max over all; null when the save
-   * is synchronous (the loop is blocked for all of it, see stallMs).
-   */
-  loopP99Ms: number | null;
-  loopMaxMs: number | null;
-  diskBytes: number | null;
-  loadMs: number | null;
-  loadRmePct: number | null;
-  loads: number;
-  /** RSS with the tensors, the load targets and the contender set up, before its first save. */
-  baseRssBytes: number;
-  /** Peak RSS of the process over every save and load. */
-  peakRssBytes: number;
+  /** Until done (durable, for a durable contender). */
+  doneMs: number;
+  /** Null when the save is synchronous (the loop is blocked for all of it). */
+  loop: { p99Ms: number; maxMs: number } | null;
 }
 
-export interface MeasureOptions {
-  /** Minimum measured time per task, ms. */
-  time: number;
-  /** Minimum measured iterations per task (after one warm-up). */
-  iterations: number;
+export interface LoadSample { round: number; ms: number }
+
+/** A round's work in one contender: a save, then a load where it has one. */
+export interface RoundSample { save: SaveSample; load: LoadSample | null }
+
+/** A round's sample and the contender's place in that round's order (set by the parent). */
+export type Placed = RoundSample & { position: number };
+
+export interface Ready {
+  /** RSS with the tensors, the load targets and the contender set up, before its first save. */
+  baseRssBytes: number;
+}
+
+export interface End {
+  diskBytes: number | null;
+  /** Peak RSS of the process over every save and load. */
+  peakRssBytes: number;
 }
 
 /** Sampling interval of the event-loop monitor; every sample is at least this long. */
 const LOOP_RESOLUTION_MS = 1;
 const loopMs = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+
+/** A warm-up save slower than this is measured once more only: the 10-minute budget is for the whole suite. */
+export const SLOW_SAVE_MS = 2000;
+
+/** The round of the warm-up, which the parent asks for first and leaves out of the figures. */
+export const WARM_UP = -1;
 
 function sameBytes(setting: Setting): void {
   for (const [i, [name, t]] of setting.into.entries()) {
@@ -47,77 +51,58 @@ function sameBytes(setting: Setting): void {
   }
 }
 
-interface TimedSave { stallMs: number; doneMs: number; loop: { p99Ms: number; maxMs: number } | null }
+async function timedSave(session: Session, step: number, round: number, monitor: IntervalHistogram): Promise<SaveSample> {
+  monitor.enable();
+  try {
+    return await timed(session, step, round, monitor);
+  } finally {
+    monitor.disable();
+  }
+}
 
-/** One save as the trainer sees it: the stall, the time until done, and the loop's delays in between. */
-async function timedSave(session: Session, step: number, monitor: IntervalHistogram): Promise<TimedSave> {
+async function timed(session: Session, step: number, round: number, monitor: IntervalHistogram): Promise<SaveSample> {
   const t0 = performance.now();
   const pending = session.save(step);
   const stallMs = performance.now() - t0;
-  if (!pending) return { stallMs, doneMs: stallMs, loop: null };
+  if (!pending) return { round, stallMs, doneMs: stallMs, loop: null };
   // Reset after the call: the monitor's next sample would otherwise count the stall again.
   monitor.reset();
   const doneMs = await pending.then(() => performance.now() - t0);
   await sleep(2 * LOOP_RESOLUTION_MS); // a block at the very end (the commit) shows on the monitor's next tick
   const loop = monitor.count ? { p99Ms: loopMs(monitor.percentile(99)), maxMs: loopMs(monitor.max) } : { p99Ms: 0, maxMs: 0 };
-  return { stallMs, doneMs, loop };
+  return { round, stallMs, doneMs, loop };
 }
 
-/** A warm-up save slower than this is measured once more only: the 10-minute budget is for the whole suite. */
-const SLOW_SAVE_MS = 2000;
+async function timedLoad(session: Session, round: number): Promise<LoadSample> {
+  const t0 = performance.now();
+  await session.load!();
+  return { round, ms: performance.now() - t0 };
+}
 
-export async function measure(contender: Contender, setting: Setting, options: MeasureOptions): Promise<Figures> {
+/** Sets the contender up; the parent then asks for the warm-up (pages faulted, code compiled), then each round. */
+export async function prepare(contender: Contender, setting: Setting) {
   const session = await contender.start(setting);
   global.gc?.();
-  const baseRssBytes = process.memoryUsage.rss();
+  const ready: Ready = { baseRssBytes: process.memoryUsage.rss() };
   const monitor = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   let step = 0;
-  // The warm-up, outside the figures: pages faulted, code compiled. A slow
-  // contender skips the load's: a few ms of first-load effects are lost in seconds.
-  const warm = await timedSave(session, ++step, monitor);
-  session.afterSave?.();
-  const slow = warm.doneMs > SLOW_SAVE_MS;
-  if (!slow) await session.load?.();
-  const bench = new Bench({ time: slow ? 0 : options.time, iterations: slow ? 1 : options.iterations, warmup: false, throws: true });
-  // Running sums, not arrays: a memcpy of 40 KB runs a million times in the time budget.
-  const sums = { stallMs: 0, saves: 0, loopP99Ms: 0, loops: 0, loopMaxMs: 0 };
-  bench.add('save', async () => {
-    const timed = await timedSave(session, ++step, monitor);
-    sums.stallMs += timed.stallMs;
-    sums.saves++;
-    if (timed.loop) {
-      sums.loopP99Ms += timed.loop.p99Ms;
-      sums.loops++;
-      sums.loopMaxMs = Math.max(sums.loopMaxMs, timed.loop.maxMs);
-    }
-    return { overriddenDuration: timed.doneMs };
-  }, {
-    beforeAll: () => void monitor.enable(),
-    afterAll: () => void monitor.disable(),
-    afterEach: () => session.afterSave?.(),
-  });
-  if (session.load) bench.add('load', () => session.load!());
-  await bench.run();
-
-  const [save, load] = bench.tasks.map((task) => {
-    if (task.result.state !== 'completed') throw new Error(`${task.name}: ${task.result.state}`);
-    return task.result.latency;
-  });
-  if (load && contender.kind !== 'limit') sameBytes(setting);
-  const figures: Figures = {
-    stallMs: sums.stallMs / sums.saves,
-    durableMs: contender.writes ? save.mean : null,
-    durableRmePct: contender.writes ? save.rme : null,
-    saves: save.samplesCount,
-    loopP99Ms: sums.loops ? sums.loopP99Ms / sums.loops : null,
-    loopMaxMs: sums.loops ? sums.loopMaxMs : null,
-    diskBytes: session.bytesOnDisk?.() ?? null,
-    loadMs: load?.mean ?? null,
-    loadRmePct: load?.rme ?? null,
-    loads: load?.samplesCount ?? 0,
-    baseRssBytes,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  return {
+    ready,
+    async round(round: number): Promise<RoundSample> {
+      const save = await timedSave(session, ++step, round, monitor);
+      session.afterSave?.();
+      // A slow contender skips the warm-up load: a few ms of first-load effects are lost in seconds.
+      const load = session.load && !(round === WARM_UP && save.doneMs > SLOW_SAVE_MS);
+      const sample = { save, load: load ? await timedLoad(session, round) : null };
+      await session.prune?.();
+      return sample;
+    },
+    async end(): Promise<End> {
+      // Limits load into buffers of their own; the others must have loaded the bytes they saved.
+      if (session.load && contender.kind !== 'limit') sameBytes(setting);
+      const end: End = { diskBytes: session.bytesOnDisk?.() ?? null, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+      await session.close();
+      return end;
+    },
   };
-  await session.close();
-  return figures;
 }

@@ -3,13 +3,24 @@
 import type { Machine } from '../lib/machine.js';
 import type { WorkloadName } from '../workloads.js';
 import type { Contender } from './contenders.js';
-import type { Figures } from './measure.js';
+import type { Figures } from './figures.js';
+import type { LimitFigures } from './limits.js';
 import type { PipelineFigures } from './pipeline.js';
 
 /** A contender's description and what it measured, or why it could not. */
 export interface Row extends Omit<Contender, 'start'> {
   figures?: Figures;
   error?: string;
+  /** The wave it ran in, from 1 (absent from results files older than the waves). */
+  wave?: number;
+}
+
+/** Contenders alive together and driven in the same rounds: only they pair round by round. */
+export interface Wave {
+  ids: string[];
+  /** Round numbers go on from wave to wave: this wave's are firstRound … firstRound + rounds - 1. */
+  firstRound: number;
+  rounds: number;
 }
 
 export const VARIANTS = ['fp32', 'bf16'] as const;
@@ -23,13 +34,20 @@ export interface SetResult {
   tensors: number;
   rawBytes: number;
   rows: Row[];
+  /** How many rounds drove the contenders (absent from results files older than the rounds). */
+  rounds?: number;
+  /** Each limit as the best of the ways and contenders measured for it. */
+  limits?: LimitFigures[];
+  /** The waves in the order they ran, and the memory they had to fit (absent from results files older than the waves). */
+  waves?: Wave[];
+  memoryBudgetBytes?: number;
 }
 
 export interface SuiteOptions {
   scale: number;
-  /** Minimum measured time per task, ms. */
+  /** Time budget of a set's rounds, ms per contender. */
   time: number;
-  /** Minimum measured iterations per task, after one warm-up. */
+  /** Minimum samples per contender, after one warm-up. */
   iterations: number;
   workloads: WorkloadName[];
   /** fp32 as drawn, and/or every value rounded to bf16 precision. */
@@ -37,6 +55,10 @@ export interface SuiteOptions {
   /** Training steps per run of the overhead measurement, and rounds of the three ways. */
   steps: number;
   rounds: number;
+  /** --memory-budget: what a wave's children may hold together, instead of 70 % of the memory available at each set's start. */
+  memoryBudgetMB?: number;
+  /** --max-live: children alive at once, at most. */
+  maxLive?: number;
 }
 
 export interface SuiteResult {

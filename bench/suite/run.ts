@@ -1,39 +1,21 @@
 // Runs the suite: every workload (fp32, then bf16-rounded) against every
-// contender, each contender in a fresh child process on the same bytes in
-// the same directory, then the save pipeline's own figures.
-import { mkdtempSync, rmSync } from 'node:fs';
+// contender, a set's contenders driven in rounds (rounds.ts), in waves where
+// memory is short, on the same bytes in the same directory, then the save
+// pipeline's own figures.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { syncDir } from '../lib/io.js';
 import { writeSafetensorsSync } from '../lib/safetensors.js';
 import { roundToBf16, WORKLOADS, type Workload, type WorkloadName } from '../workloads.js';
-import type { Job } from './child.js';
-import { CONTENDERS } from './contenders.js';
 import { runChild } from './ipc.js';
-import type { Figures } from './measure.js';
+import { limitsOf } from './limits.js';
 import type { PipelineFigures, PipelineJob } from './pipeline.js';
-import type { Row, SetResult, SuiteOptions, SuiteResult, Variant } from './results.js';
+import type { SetResult, SuiteOptions, SuiteResult, Variant } from './results.js';
+import { runRounds } from './rounds.js';
 
-const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 const PIPELINE = fileURLToPath(new URL('./pipeline.ts', import.meta.url));
 
 const seconds = (since: number) => `${((performance.now() - since) / 1e3).toFixed(1)} s`;
-
-async function runSet(dir: string, file: string, options: SuiteOptions): Promise<Row[]> {
-  const rows: Row[] = [];
-  for (const c of CONTENDERS) {
-    const started = performance.now();
-    const own = mkdtempSync(join(dir, `${c.id}-`));
-    const job: Job = { contender: c.id, workload: file, dir: own, time: options.time, iterations: options.iterations };
-    const outcome = await runChild<Figures>(CHILD, job);
-    rmSync(own, { recursive: true, force: true });
-    syncDir(dir); // the deletes stay out of the next contender's figures
-    const { start: _start, ...description } = c;
-    rows.push({ ...description, ...outcome });
-    console.log(`    ${c.label}: ${'error' in outcome ? `FAILED ${outcome.error}` : 'done'} (${seconds(started)})`);
-  }
-  return rows;
-}
 
 interface SetFile { variant: Variant; file: string; name: string; tensors: number; rawBytes: number }
 
@@ -62,7 +44,8 @@ export async function runSuite(dir: string, options: SuiteOptions): Promise<Pick
     console.log(`${workload}: generated in ${seconds(started)}`);
     for (const { file, ...set } of files) {
       console.log(`  ${set.name}: ${set.tensors} tensors, ${(set.rawBytes / 1e6).toFixed(1)} MB`);
-      sets.push({ workload, ...set, rows: await runSet(dir, file, options) });
+      const { rows, ...measured } = await runRounds(dir, file, set.rawBytes, options);
+      sets.push({ workload, ...set, rows, ...measured, limits: limitsOf(rows) });
       rmSync(file);
     }
   }
