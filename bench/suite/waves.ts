@@ -11,7 +11,7 @@ import type { SuiteOptions } from './results.js';
 
 const MB = 1e6;
 
-/** In the first wave together: the default tensorkeep, the durable baseline, the durable-write ways, tensorkeep raw. */
+/** In the first wave together: the default tensorkeep, the durable baseline, the durable-write ways, tensorkeep raw, the copy limits. */
 const FIRST = [DEFAULT_TK, 'safetensors-style', 'raw-bytes', 'raw-bytes-8mib', 'raw-bytes-rename', 'tk-raw', 'memcpy-1-native', 'memcpy-2'];
 /** Naive JSON grows towards its heap limit on large sets: with as few others as possible. */
 const LAST = ['naive-json'];
