@@ -66,17 +66,26 @@ class EpisodeWriterWrap : public Napi::ObjectWrap<EpisodeWriterWrap> {
     return writer_;
   }
 
-  // commit(batch: Uint8Array, count, codec) -> Promise<Float64Array [offset, frameBytes, ...]>
+  // commit(chunks: Uint8Array[], counts: number[], codec) -> Promise<Float64Array [offset, frameBytes, ...]>
   Napi::Value Commit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto w = writer(env);
-    Bytes batch = get_bytes(info[0], "batch");
-    size_t count = size_t(get_u64(info[1], "record count"));
+    if (!info[0].IsArray() || !info[1].IsArray()) throw_code(env, "E_BAD_INPUT", "Expected arrays of batch chunks and record counts");
+    Napi::Array chunk_values = info[0].As<Napi::Array>(), counts = info[1].As<Napi::Array>();
+    if (chunk_values.Length() != counts.Length()) throw_code(env, "E_BAD_INPUT", "batch chunks and record counts differ in number");
+    std::vector<episodes::BatchChunk> chunks;
+    std::vector<Napi::Value> keep;  // the chunks themselves, whatever happens to the array
+    for (uint32_t i = 0; i < chunk_values.Length(); i++) {
+      Napi::Value v = chunk_values.Get(i);
+      Bytes bytes = get_bytes(v, "batch chunk");
+      chunks.push_back({bytes.data, bytes.len, size_t(get_u64(counts.Get(i), "record count"))});
+      keep.push_back(v);
+    }
     std::string name = get_string(info[2], "codec");
     Codec codec;
     if (!codec_from_name(name, &codec)) throw_code(env, "E_BAD_INPUT", "unknown codec \"" + name + "\"");
     return run<std::vector<episodes::WrittenRecord>>(
-        env, true, [=] { return w->commit(batch.data, batch.len, count, codec); },
+        env, true, [=] { return w->commit(chunks, codec); },
         [](Napi::Env env, std::vector<episodes::WrittenRecord>& written) -> Napi::Value {
           Napi::Float64Array out = Napi::Float64Array::New(env, written.size() * 2);
           for (size_t i = 0; i < written.size(); i++) {
@@ -85,7 +94,7 @@ class EpisodeWriterWrap : public Napi::ObjectWrap<EpisodeWriterWrap> {
           }
           return out;
         },
-        {info[0]});
+        keep);
   }
 
   // roll(indexPath, indexBytes: Uint8Array, segmentPath, header) -> Promise<void>

@@ -166,7 +166,7 @@ void write_header(uint8_t* p, const Record& r, Codec codec, uint32_t data_len) {
 struct RecordEncoder::State {
   int level;
   ZSTD_CCtx* cctx = nullptr;
-  std::vector<uint8_t> gathered;
+  FrameBytes gathered;
 };
 
 RecordEncoder::RecordEncoder(int level) : s_(new State()) {
@@ -177,7 +177,7 @@ RecordEncoder::RecordEncoder(int level) : s_(new State()) {
 
 RecordEncoder::~RecordEncoder() { ZSTD_freeCCtx(s_->cctx); }
 
-void RecordEncoder::encode(const Record& record, Codec want, std::vector<uint8_t>& out) {
+void RecordEncoder::encode(const Record& record, Codec want, FrameBytes& out) {
   const size_t frame_at = out.size();
   const size_t head_at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
   const size_t text_len = size_t(record.head_len) + record.schema_len;  // head and schema, adjacent in both forms
@@ -189,7 +189,7 @@ void RecordEncoder::encode(const Record& record, Codec want, std::vector<uint8_t
   if (want != Codec::Raw && raw_len > 0) {
     // The blocks back to back, each shuffled by its own element size, then
     // one zstd frame: one compressor call per record, not per column.
-    std::vector<uint8_t>& g = s_->gathered;
+    FrameBytes& g = s_->gathered;
     g.resize(raw_len);
     size_t at = 0;
     for (const Block& b : record.blocks) {

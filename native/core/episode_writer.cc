@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <mutex>
 
 #include "errors.h"
 #include "file_io.h"
@@ -63,42 +65,87 @@ void EpisodeWriter::roll(const Roll& roll) {
   open_segment(roll.segment_path, kSegmentHeaderBytes);
 }
 
-std::vector<WrittenRecord> EpisodeWriter::commit(const uint8_t* batch, size_t len, size_t count, Codec codec) {
+namespace {
+// Raw bytes of records per piece of a commit: each piece is written as soon
+// as it and the pieces before it are encoded.
+constexpr size_t kPieceBytes = size_t(1) << 20;
+
+// A write that failed while the commit was still encoding: stops the encoding.
+struct WriteFailed {
+  int err;
+};
+}  // namespace
+
+std::vector<WrittenRecord> EpisodeWriter::commit(const std::vector<BatchChunk>& chunks, Codec codec) {
   if (fd_ < 0) throw Error(ErrorCode::Io, "episode writer has no open segment");
   if (broken_)
     throw Error(ErrorCode::Io, path_ + ": a failed commit could not be cut back; continue in a new segment");
   std::vector<Record> records;
-  records.reserve(count);
-  size_t at = 0;
-  for (size_t i = 0; i < count; i++) {
-    records.push_back(parse_record(batch + at, len - at, true, "record " + std::to_string(i) + " of the batch"));
-    at += records.back().bytes;
-  }
-  if (at != len)
-    throw Error(ErrorCode::BadInput, "batch of " + std::to_string(len) + " bytes holds " + std::to_string(at) +
-                                         " bytes of " + std::to_string(count) + " records");
-  // Contiguous runs of records, one per thread, each encoded into its own
-  // buffer; the buffers are written one after the other.
-  const size_t parts = size_t(threads_for(len, hardware_threads(), kMinCodecBytesPerThread));
-  while (encoders_.size() < parts) encoders_.push_back(std::make_unique<RecordEncoder>(level_));
-  if (frames_.size() < parts) frames_.resize(parts);
-  std::vector<size_t> frame_end(count);
-  auto first_of = [&](size_t part) { return count * part / parts; };
-  parallel_for(parts, int(parts), [&](size_t part, int) {
-    std::vector<uint8_t>& out = frames_[part];
-    out.clear();
-    for (size_t i = first_of(part); i < first_of(part + 1); i++) {
-      encoders_[part]->encode(records[i], codec, out);
-      frame_end[i] = out.size();
+  size_t len = 0;
+  size_t total = 0;
+  for (const BatchChunk& chunk : chunks) total += chunk.count;
+  records.reserve(total);
+  for (const BatchChunk& chunk : chunks) {
+    size_t at = 0;
+    for (size_t i = 0; i < chunk.count; i++) {
+      records.push_back(parse_record(chunk.data + at, chunk.len - at, true, "record " + std::to_string(records.size()) + " of the batch"));
+      at += records.back().bytes;
     }
-  });
+    if (at != chunk.len)
+      throw Error(ErrorCode::BadInput, "batch chunk of " + std::to_string(chunk.len) + " bytes holds " + std::to_string(at) +
+                                           " bytes of " + std::to_string(chunk.count) + " records");
+    len += chunk.len;
+  }
+  const size_t count = records.size();
+  // Contiguous runs of records, encoded in order on up to `threads` threads,
+  // each into its own buffer; whichever thread finds the next piece encoded
+  // writes it (and any encoded after it), the others keep encoding.
+  const int threads = threads_for(len, hardware_threads(), kMinCodecBytesPerThread);
+  const size_t pieces = std::max<size_t>(1, std::min(count, (len + kPieceBytes - 1) / kPieceBytes));
+  while (encoders_.size() < size_t(threads)) encoders_.push_back(std::make_unique<RecordEncoder>(level_));
+  if (frames_.size() < pieces) frames_.resize(pieces);
+  std::vector<size_t> frame_end(count);
+  auto first_of = [&](size_t piece) { return count * piece / pieces; };
   std::vector<WrittenRecord> written(count);
+  std::vector<bool> encoded(pieces, false);
+  std::mutex mu;
+  size_t next_write = 0;
+  bool writing = false, write_failed = false;
   uint64_t end = size_;
-  for (size_t part = 0; part < parts; part++) {
-    for (size_t i = first_of(part), prev = 0; i < first_of(part + 1); prev = frame_end[i++])
-      written[i] = {end + prev, frame_end[i] - prev};
-    if (int err = pwrite_all(fd_, frames_[part].data(), frames_[part].size(), end)) roll_back(err, "pwrite");
-    end += frames_[part].size();
+  try {
+    parallel_for(pieces, threads, [&](size_t piece, int worker) {
+      FrameBytes& out = frames_[piece];
+      out.clear();
+      for (size_t i = first_of(piece); i < first_of(piece + 1); i++) {
+        encoders_[worker]->encode(records[i], codec, out);
+        frame_end[i] = out.size();
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      encoded[piece] = true;
+      if (writing || write_failed) return;  // the thread writing now picks this piece up
+      writing = true;
+      while (next_write < pieces && encoded[next_write]) {
+        const size_t k = next_write++;
+        const uint64_t at = end;
+        end += frames_[k].size();
+        lock.unlock();
+        for (size_t i = first_of(k), prev = 0; i < first_of(k + 1); prev = frame_end[i++]) written[i] = {at + prev, frame_end[i] - prev};
+        int err = pwrite_all(fd_, frames_[k].data(), frames_[k].size(), at);
+        if (!err) sys::start_writeback(fd_, at, frames_[k].size());  // the fsync below waits for less
+        lock.lock();
+        if (err) {
+          write_failed = true;
+          throw WriteFailed{err};
+        }
+      }
+      writing = false;
+    });
+  } catch (const WriteFailed& f) {
+    roll_back(f.err, "pwrite");
+  } catch (...) {
+    // An encoding failure may follow pieces already written: cut them too.
+    if (end != size_ && sys::ftruncate(fd_, off_t(size_)) != 0) broken_ = true;
+    throw;
   }
   if (sys::fsync(fd_) != 0) roll_back(errno, "fsync");
   size_ = end;

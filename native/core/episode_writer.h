@@ -1,7 +1,7 @@
 // The append side of an episode stream (docs/FORMAT.md, "Episode segments"):
 // one active segment file that batches of records are appended to, each
-// batch encoded, written with one pwrite and made durable with one fsync
-// (group commit). Every system call goes through syscall_seam.
+// batch encoded, written in pieces as they are encoded and made durable with
+// one fsync (group commit). Every system call goes through syscall_seam.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +17,13 @@ namespace tk::episodes {
 struct WrittenRecord {
   uint64_t offset;       // of the frame in the segment
   uint64_t frame_bytes;  // header + stored payload
+};
+
+// Raw-form records laid out back to back in one buffer (each 8-aligned).
+struct BatchChunk {
+  const uint8_t* data;
+  size_t len;
+  size_t count;
 };
 
 // Closing the active segment and starting the next one.
@@ -45,13 +52,14 @@ class EpisodeWriter {
   // failure the active segment stays the same (a retry redoes both steps).
   void roll(const Roll& roll);
 
-  // Encodes `count` raw-form records laid out back to back in batch[0, len)
-  // (each 8-aligned; a large batch on several threads), appends their frames
-  // and fsyncs. On a
-  // failed write or fsync the segment is cut back to its previous size and
-  // the call throws: none of the batch is acknowledged, and the writer stays
-  // usable. A failed cut-back makes the writer broken().
-  std::vector<WrittenRecord> commit(const uint8_t* batch, size_t len, size_t count, Codec codec);
+  // Encodes the records of `chunks` (a large batch on several threads),
+  // appends their frames in order and fsyncs. Frames are written as they are
+  // encoded, so the copy into the page cache and the disk's writeback
+  // overlap the encoding of the rest. On a failed write or fsync the segment
+  // is cut back to its previous size and the call throws: none of the batch
+  // is acknowledged, and the writer stays usable. A failed cut-back makes the
+  // writer broken().
+  std::vector<WrittenRecord> commit(const std::vector<BatchChunk>& chunks, Codec codec);
 
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -68,9 +76,10 @@ class EpisodeWriter {
   uint64_t size_ = 0;
   bool broken_ = false;
   int level_;
-  // One encoder and one output buffer per encoding thread, reused across commits.
+  // One encoder per encoding thread and one output buffer per piece of a
+  // commit, reused across commits.
   std::vector<std::unique_ptr<RecordEncoder>> encoders_;
-  std::vector<std::vector<uint8_t>> frames_;
+  std::vector<FrameBytes> frames_;
 };
 
 }  // namespace tk::episodes

@@ -15,8 +15,8 @@ export interface NativeDamage {
 }
 
 export interface NativeEpisodeWriter {
-  /** Encodes and appends `count` raw-form records, then fsyncs; [offset, frameBytes] per record. */
-  commit(batch: Uint8Array, count: number, codec: string): Promise<Float64Array>;
+  /** Encodes and appends the raw-form records of the chunks (counts[i] in chunks[i]), then fsyncs once; [offset, frameBytes] per record. */
+  commit(chunks: Uint8Array[], counts: number[], codec: string): Promise<Float64Array>;
   /** Writes the open segment's index atomically, then continues in a new segment. */
   roll(indexPath: string, index: Uint8Array, segmentPath: string, header: SegmentHeader): Promise<void>;
   size(): number;

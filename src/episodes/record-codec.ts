@@ -27,13 +27,19 @@ export function rawSize(textBytes: number, blocks: readonly BlockSource[]): numb
 // is the format's little-endian on every platform Node.js runs tensorkeep on.
 if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) throw new Error('tensorkeep episode logs need a little-endian host');
 
-/** The pending records of one commit, back to back in one buffer. */
+/** Typed arrays whose bytes a view of the same type copies with TypedArray.set (bit for bit, NaN payloads included). */
+const SAME_TYPE_COPY = [Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, BigInt64Array, BigUint64Array];
+type CopyView = InstanceType<(typeof SAME_TYPE_COPY)[number]>;
+
+/** Pending records, back to back in one buffer: one chunk of a commit. */
 export class Batch {
   count = 0;
   used = 0;
   private buffer!: Buffer;
   private words!: Uint32Array;
   private doubles!: Float64Array;
+  /** Views of the buffer by array type, made on first use. */
+  private views = new Map<unknown, CopyView>();
 
   constructor(capacity: number) {
     this.setBuffer(Buffer.allocUnsafeSlow(Math.max(align8(capacity), 4096)));
@@ -43,6 +49,20 @@ export class Batch {
     this.buffer = buffer;
     this.words = new Uint32Array(buffer.buffer, buffer.byteOffset, buffer.length / 4);
     this.doubles = new Float64Array(buffer.buffer, buffer.byteOffset, buffer.length / 8);
+    this.views.clear();
+  }
+
+  /** Copies a block's bytes to `at` (8-aligned): through a view of its own type when there is one, else through a byte view. */
+  private copy(data: ArrayBufferView, len: number, at: number): void {
+    const type = data.constructor;
+    // A same-type copy needs no byte view of the block; the length check
+    // keeps an array whose prototype was swapped on the byte path.
+    const size = SAME_TYPE_COPY.includes(type as never) ? (type as (typeof SAME_TYPE_COPY)[number]).BYTES_PER_ELEMENT : 0;
+    if (size && (data as CopyView).length * size === len) {
+      let view = this.views.get(type);
+      if (!view) this.views.set(type, (view = new (type as (typeof SAME_TYPE_COPY)[number])(this.buffer.buffer as ArrayBuffer, this.buffer.byteOffset, this.buffer.length / size)));
+      (view as Float64Array).set(data as Float64Array, at / size);
+    } else this.buffer.set(data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, len), at);
   }
 
   /** Copies the record in; its arrays may change as soon as this returns. */
@@ -73,9 +93,7 @@ export class Batch {
       words[w + HEADER / 4 + 2 * i] = elem; // element size, 3 zero bytes
       words[w + HEADER / 4 + 2 * i + 1] = len;
       at = this.pad(at, start);
-      // A byte view per block and TypedArray.set: measured 3× faster than one
-      // native copy call for 33 small blocks (N-API costs per argument).
-      buf.set(data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, len), at);
+      this.copy(data, len, at);
       at += len;
       dataLen += len;
     }

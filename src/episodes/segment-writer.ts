@@ -34,11 +34,11 @@ export class SegmentWriter {
     this.writer = callNative(() => episodeNative.episodeWriterOpen(active.path, active.bytes, settings.level));
   }
 
-  /** Writes and fsyncs a batch, then indexes its records: they are acknowledged when this resolves. */
-  async write(batch: Batch, records: BatchRecords): Promise<void> {
+  /** Writes and fsyncs a batch (its chunks in order), then indexes its records: they are acknowledged when this resolves. */
+  async write(chunks: readonly Batch[], records: BatchRecords): Promise<void> {
     try {
       if (this.needsRoll || this.writer.broken() || this.active.bytes >= this.settings.segmentBytes) await this.roll(records.ids[0]);
-      const written = await callNativeAsync(() => this.writer.commit(batch.view(), batch.count, this.settings.codec));
+      const written = await callNativeAsync(() => this.writer.commit(chunks.map((c) => c.view()), chunks.map((c) => c.count), this.settings.codec));
       for (let i = 0; i < records.ids.length; i++)
         indexRecord(this.active, { offset: written[2 * i], frameBytes: written[2 * i + 1], id: records.ids[i], time: records.times[i], model: records.models[i] }, this.settings.indexBytes);
       this.active.bytes = this.writer.size();
