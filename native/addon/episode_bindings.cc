@@ -5,6 +5,7 @@
 // JavaScript as one ArrayBuffer without a copy.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 
 #include "episode_reader.h"
@@ -165,7 +166,7 @@ Napi::Value ScanSegment(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// episodeReadRange(path, offset, length, async) -> {buffer: ArrayBuffer, starts: Float64Array, damages}
+// episodeReadRange(path, offset, length, async) -> {buffer: ArrayBuffer, starts: Float64Array, schemas: Uint32Array, damages}
 Napi::Value ReadRange(const Napi::CallbackInfo& info) {
   std::string path = get_path(info[0], "segment path");
   uint64_t offset = get_u64(info[1], "offset");
@@ -175,14 +176,17 @@ Napi::Value ReadRange(const Napi::CallbackInfo& info) {
       [](Napi::Env env, episodes::RangeRead& read) -> Napi::Value {
         // The decoded bytes become the ArrayBuffer's memory: no copy.
         if (read.out.empty()) read.out.reserve(8);  // an external buffer needs a non-null pointer
-        auto* owned = new std::vector<uint8_t>(std::move(read.out));
+        auto* owned = new episodes::FrameBytes(std::move(read.out));
         Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
-            env, owned->data(), owned->size(), [](Napi::Env, void*, std::vector<uint8_t>* v) { delete v; }, owned);
+            env, owned->data(), owned->size(), [](Napi::Env, void*, episodes::FrameBytes* v) { delete v; }, owned);
         Napi::Float64Array starts = Napi::Float64Array::New(env, read.starts.size());
         for (size_t i = 0; i < read.starts.size(); i++) starts[i] = double(read.starts[i]);
+        Napi::Uint32Array schemas = Napi::Uint32Array::New(env, read.schemas.size());
+        if (!read.schemas.empty()) std::memcpy(schemas.Data(), read.schemas.data(), read.schemas.size() * 4);
         Napi::Object out = Napi::Object::New(env);
         out.Set("buffer", buffer);
         out.Set("starts", starts);
+        out.Set("schemas", schemas);
         out.Set("damages", damages_to_js(env, read.damages));
         return out;
       });

@@ -243,19 +243,24 @@ void RecordDecoder::decode(const Record& record, uint8_t* dst, const std::string
                                           std::to_string(raw_len));
     data = s_->data.data();
   }
-  std::memset(dst, 0, record.raw_bytes);  // padding is zero
   const size_t head_at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
   write_header(dst, record, Codec::Raw, uint32_t(raw_len));
   const size_t text_len = size_t(record.head_len) + record.schema_len;
   if (text_len) std::memcpy(dst + head_at, record.head, text_len);
   size_t at = head_at + text_len;
+  // Every byte is written once: the padding as zeros, the rest decoded.
+  auto pad_to = [&](size_t end) {
+    std::memset(dst + at, 0, end - at);
+    at = end;
+  };
   for (const Block& b : record.blocks) {
-    at = align8(at);
+    pad_to(align8(at));
     if (record.codec == Codec::ShuffleZstd && b.elem_size > 1) unshuffle_bytes(data, dst + at, b.raw_len, b.elem_size);
     else if (b.raw_len) std::memcpy(dst + at, data, b.raw_len);
     data += b.raw_len;
     at += b.raw_len;
   }
+  pad_to(record.raw_bytes);
 }
 
 FrameScan scan_frames(const uint8_t* data, size_t len, uint64_t base) {

@@ -122,8 +122,9 @@ class RecordDecoder {
   ~RecordDecoder();
   RecordDecoder(const RecordDecoder&) = delete;
   RecordDecoder& operator=(const RecordDecoder&) = delete;
-  // Writes record.raw_bytes bytes at dst (8-aligned). Throws Error(Corrupt)
-  // naming `what` when the data section does not decode to its blocks.
+  // Writes record.raw_bytes bytes at dst (8-aligned), every one of them.
+  // Throws Error(Corrupt) naming `what` when the data section does not
+  // decode to its blocks (dst may then hold part of them).
   void decode(const Record& record, uint8_t* dst, const std::string& what);
 
  private:

@@ -2,6 +2,7 @@
 // group-commit appends with rollback on injected faults, recovery scans of
 // torn tails and damaged middles, range reads, and hostile bytes that must
 // be reported, never crash.
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -245,6 +246,8 @@ static void test_parallel_commit() {
   CHECK(read.damages.empty() && read.starts.size() == raw.size());
   for (size_t i = 0; i < raw.size(); i++)
     CHECK(std::vector<uint8_t>(read.out.begin() + long(read.starts[i]), read.out.begin() + long(read.starts[i] + raw[i].size())) == raw[i]);
+  // One schema ("[2]") throughout: one schema number.
+  CHECK(read.schemas.size() == raw.size() && std::all_of(read.schemas.begin(), read.schemas.end(), [](uint32_t n) { return n == 0; }));
 }
 
 static void test_torn_tail_every_cut() {

@@ -11,7 +11,7 @@ import { errorEvent, type Emit } from '../events.js';
 import type { Logger } from '../logger.js';
 import { native, type NativeLock } from '../native.js';
 import { resolveEpisodeOptions, type EpisodeKeep, type EpisodeSettings } from '../validate/episode-options.js';
-import { Batch, rawSize } from './record-codec.js';
+import { Batch, rawSize } from './record-batch.js';
 import { SegmentReader } from './segment-reader.js';
 import { LIMITS } from '../validate/limits.js';
 import { recoverStream } from './recovery.js';

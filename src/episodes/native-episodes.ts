@@ -47,6 +47,8 @@ export interface NativeRangeRead {
   /** Raw-form records, decoded. */
   buffer: ArrayBuffer;
   starts: Float64Array;
+  /** Per record: equal numbers for consecutive records with byte-identical schemas. */
+  schemas: Uint32Array;
   damages: NativeDamage[];
 }
 

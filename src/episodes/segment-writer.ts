@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import { callNative, callNativeAsync } from '../errors.js';
 import type { EpisodeSettings } from '../validate/episode-options.js';
 import { episodeNative, type NativeEpisodeWriter } from './native-episodes.js';
-import type { Batch } from './record-codec.js';
+import type { Batch } from './record-batch.js';
 import { encodeIndex, indexFile, indexRecord, segmentFile, type SegmentInfo } from './segment-index.js';
 
 /** The records of one commit, as the index needs them. */
