@@ -117,6 +117,42 @@ function parseStrings(id: number, what: string, bytes: Uint8Array): string[] {
   return value;
 }
 
+/** Where decoding one record has got to. */
+interface Cursor {
+  buffer: ArrayBuffer;
+  words: Uint32Array;
+  /** The record's start, in words and bytes. */
+  w: number;
+  start: number;
+  /** The next block's bytes start at the 8-byte boundary at or after this. */
+  at: number;
+  block: number;
+  id: number;
+}
+
+function blockCorrupt(c: Cursor, p: BlockPlan, problem: string): CheckpointError {
+  return corrupt(`record ${c.id}: ${p.label} ${problem}`);
+}
+
+/** The next block, as the plan entry says: a TypedArray view, a tensor, or strings. */
+function takeBlock(c: Cursor, p: BlockPlan, rows: number | null): Column {
+  const len = c.words[c.w + HEADER / 4 + 2 * c.block + 1];
+  c.block++;
+  const offset = align8(c.at - c.start) + c.start;
+  c.at = offset + len;
+  if (p.kind === 's') {
+    const strings = parseStrings(c.id, p.label, new Uint8Array(c.buffer, offset, len));
+    if (strings.length !== rows) throw blockCorrupt(c, p, `has ${strings.length} rows, the frame ${rows}`);
+    return strings;
+  }
+  const info = DTYPES[p.dtype!];
+  if (len % info.size !== 0) throw blockCorrupt(c, p, `holds ${len} bytes, not a whole number of ${p.dtype}`);
+  const data: TypedArray = new info.array(c.buffer, offset, len / info.size);
+  if (rows !== null && data.length !== rows) throw blockCorrupt(c, p, `has ${data.length} rows, the frame ${rows}`);
+  if (p.elements !== null && p.elements !== data.length) throw blockCorrupt(c, p, `has shape [${p.shape!.join(', ')}] but ${data.length} elements`);
+  return p.kind === 'a' ? data : { dtype: p.dtype!, shape: p.shape ?? [data.length], data };
+}
+
 /** Decoded records back to back (a range read), and the plans of their schemas by the read's schema number. */
 export class DecodedRecords {
   readonly words: Uint32Array;
@@ -166,42 +202,23 @@ export function decodeRecord(read: DecodedRecords, start: number, schema: number
   if (head.action !== undefined) out.action = head.action as StoredEpisode['action'];
   if (head.reward !== undefined) out.reward = typeof head.reward === 'string' ? REWARD_NAMES[head.reward] : head.reward;
   if (head.context !== undefined) out.context = head.context as StoredEpisode['context'];
-  let block = 0;
-  /** The next block, as the plan entry says: a TypedArray view, a tensor, or strings. */
-  const take = (p: BlockPlan, rows: number | null): Column => {
-    const len = words[w + HEADER / 4 + 2 * block + 1];
-    block++;
-    at = align8(at - start) + start;
-    const offset = at;
-    at += len;
-    // Messages are built only for damage: this runs for every block of every record.
-    const what = () => `record ${id}: ${p.label}`;
-    if (p.kind === 's') {
-      const strings = parseStrings(id, p.label, new Uint8Array(buffer, offset, len));
-      if (strings.length !== rows) throw corrupt(`${what()} has ${strings.length} rows, the frame ${rows}`);
-      return strings;
-    }
-    const info = DTYPES[p.dtype!];
-    if (len % info.size !== 0) throw corrupt(`${what()} holds ${len} bytes, not a whole number of ${p.dtype}`);
-    const data: TypedArray = new info.array(buffer, offset, len / info.size);
-    if (rows !== null && data.length !== rows) throw corrupt(`${what()} has ${data.length} rows, the frame ${rows}`);
-    if (p.elements !== null && p.elements !== data.length) throw corrupt(`${what()} has shape [${p.shape!.join(', ')}] but ${data.length} elements`);
-    return p.kind === 'a' ? data : { dtype: p.dtype!, shape: p.shape ?? [data.length], data };
-  };
+  // Module-level functions and a plain cursor rather than closures: this runs
+  // for every block of every record, and a transpiler may wrap each closure.
+  const c: Cursor = { buffer, words, w, start, at, block: 0, id };
   if (plan.columns) {
     const rows = head.rows;
     if (!Number.isSafeInteger(rows)) throw corrupt(`record ${id}: a frame without rows`);
     const columns: Record<string, Column> = {};
-    for (const p of plan.columns) columns[p.name] = take(p, rows!);
+    for (const p of plan.columns) columns[p.name] = takeBlock(c, p, rows!);
     const frame: DataFrame = { columns };
-    if (plan.index) frame.index = take(plan.index, rows!) as DataFrame['index'];
+    if (plan.index) frame.index = takeBlock(c, plan.index, rows!) as DataFrame['index'];
     out.frame = frame;
   }
   if (plan.features) {
     const features: TensorDict = {};
-    for (const p of plan.features) features[p.name] = take(p, null) as TensorDict[string];
+    for (const p of plan.features) features[p.name] = takeBlock(c, p, null) as TensorDict[string];
     out.features = features;
   }
-  if (block !== count) throw corrupt(`record ${id} holds ${count} blocks, its schema places ${block}`);
+  if (c.block !== count) throw corrupt(`record ${id} holds ${count} blocks, its schema places ${c.block}`);
   return out;
 }
