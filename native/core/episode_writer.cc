@@ -66,25 +66,22 @@ void EpisodeWriter::roll(const Roll& roll) {
 }
 
 namespace {
-// Raw bytes of records per piece of a commit: each piece is written as soon
-// as it and the pieces before it are encoded.
+// Raw bytes of records per piece of a batch: a commit writes each piece as
+// soon as it and the pieces before it are encoded.
 constexpr size_t kPieceBytes = size_t(1) << 20;
 
 // A write that failed while the commit was still encoding: stops the encoding.
 struct WriteFailed {
   int err;
 };
-}  // namespace
 
-std::vector<WrittenRecord> EpisodeWriter::commit(const std::vector<BatchChunk>& chunks, Codec codec) {
-  if (fd_ < 0) throw Error(ErrorCode::Io, "episode writer has no open segment");
-  if (broken_)
-    throw Error(ErrorCode::Io, path_ + ": a failed commit could not be cut back; continue in a new segment");
+// The records of the chunks, parsed (checked) before anything is encoded.
+std::vector<Record> parse_batch(const std::vector<BatchChunk>& chunks, size_t* len) {
   std::vector<Record> records;
-  size_t len = 0;
   size_t total = 0;
   for (const BatchChunk& chunk : chunks) total += chunk.count;
   records.reserve(total);
+  *len = 0;
   for (const BatchChunk& chunk : chunks) {
     size_t at = 0;
     for (size_t i = 0; i < chunk.count; i++) {
@@ -94,49 +91,96 @@ std::vector<WrittenRecord> EpisodeWriter::commit(const std::vector<BatchChunk>& 
     if (at != chunk.len)
       throw Error(ErrorCode::BadInput, "batch chunk of " + std::to_string(chunk.len) + " bytes holds " + std::to_string(at) +
                                            " bytes of " + std::to_string(chunk.count) + " records");
-    len += chunk.len;
+    *len += chunk.len;
   }
+  return records;
+}
+}  // namespace
+
+void EncodedBatch::encode(const std::vector<Record>& records, size_t len, Codec codec, int level,
+                          std::vector<std::unique_ptr<RecordEncoder>>& encoders, const std::function<void(size_t)>& done) {
   const size_t count = records.size();
-  // Contiguous runs of records, encoded in order on up to `threads` threads,
-  // each into its own buffer; whichever thread finds the next piece encoded
-  // writes it (and any encoded after it), the others keep encoding.
   const int threads = threads_for(len, hardware_threads(), kMinCodecBytesPerThread);
-  const size_t pieces = std::max<size_t>(1, std::min(count, (len + kPieceBytes - 1) / kPieceBytes));
-  while (encoders_.size() < size_t(threads)) encoders_.push_back(std::make_unique<RecordEncoder>(level_));
-  if (frames_.size() < pieces) frames_.resize(pieces);
-  std::vector<size_t> frame_end(count);
-  auto first_of = [&](size_t piece) { return count * piece / pieces; };
-  std::vector<WrittenRecord> written(count);
-  std::vector<bool> encoded(pieces, false);
-  std::mutex mu;
-  size_t next_write = 0;
-  bool writing = false, write_failed = false;
+  const size_t n = std::max<size_t>(1, std::min(count, (len + kPieceBytes - 1) / kPieceBytes));
+  while (encoders.size() < size_t(threads)) encoders.push_back(std::make_unique<RecordEncoder>(level));
+  if (pieces.size() < n) pieces.resize(n);
+  first.resize(n + 1);
+  for (size_t k = 0; k <= n; k++) first[k] = count * k / n;
+  frame_end.resize(count);
+  parallel_for(n, threads, [&](size_t k, int worker) {
+    FrameBytes& out = pieces[k];
+    out.clear();
+    for (size_t i = first[k]; i < first[k + 1]; i++) {
+      encoders[size_t(worker)]->encode(records[i], codec, out);
+      frame_end[i] = out.size();
+    }
+    done(k);
+  });
+}
+
+EncodedBatch encode_ahead(const std::vector<BatchChunk>& chunks, Codec codec, int level) {
+  size_t len = 0;
+  std::vector<Record> records = parse_batch(chunks, &len);
+  std::vector<std::unique_ptr<RecordEncoder>> encoders;
+  EncodedBatch batch;
+  batch.encode(records, len, codec, level, encoders, [](size_t) {});
+  return batch;
+}
+
+std::vector<WrittenRecord> EpisodeWriter::commit(const std::vector<std::shared_ptr<const EncodedBatch>>& ahead,
+                                                 const std::vector<BatchChunk>& chunks, Codec codec) {
+  if (fd_ < 0) throw Error(ErrorCode::Io, "episode writer has no open segment");
+  if (broken_)
+    throw Error(ErrorCode::Io, path_ + ": a failed commit could not be cut back; continue in a new segment");
+  size_t len = 0;
+  std::vector<Record> records = parse_batch(chunks, &len);
+  std::vector<WrittenRecord> written;
   uint64_t end = size_;
+  // Piece k of `b` at the end of the segment; its records' places go to `out`.
+  auto write_piece = [&](const EncodedBatch& b, size_t k, uint64_t at, WrittenRecord* out) {
+    for (size_t i = b.first[k], prev = 0; i < b.first[k + 1]; prev = b.frame_end[i++]) out[i] = {at + prev, b.frame_end[i] - prev};
+    int err = pwrite_all(fd_, b.pieces[k].data(), b.pieces[k].size(), at);
+    if (err) throw WriteFailed{err};
+    sys::start_writeback(fd_, at, b.pieces[k].size());  // the fsync below waits for less
+  };
   try {
-    parallel_for(pieces, threads, [&](size_t piece, int worker) {
-      FrameBytes& out = frames_[piece];
-      out.clear();
-      for (size_t i = first_of(piece); i < first_of(piece + 1); i++) {
-        encoders_[worker]->encode(records[i], codec, out);
-        frame_end[i] = out.size();
+    for (const auto& b : ahead) {
+      const size_t base = written.size();
+      written.resize(base + b->frame_end.size());
+      for (size_t k = 0; k + 1 < b->first.size(); k++) {
+        const uint64_t at = end;
+        end += b->pieces[k].size();
+        write_piece(*b, k, at, written.data() + base);
       }
+    }
+    // The chunks: encoded in pieces on up to two threads; whichever thread
+    // finds the next piece encoded writes it (and any encoded after it), the
+    // others keep encoding.
+    const size_t base = written.size();
+    written.resize(base + records.size());
+    std::vector<bool> encoded;
+    std::mutex mu;
+    size_t next_write = 0;
+    bool writing = false, write_failed = false;
+    frames_.encode(records, len, codec, level_, encoders_, [&](size_t piece) {
       std::unique_lock<std::mutex> lock(mu);
+      if (encoded.size() < frames_.first.size() - 1) encoded.resize(frames_.first.size() - 1, false);
       encoded[piece] = true;
       if (writing || write_failed) return;  // the thread writing now picks this piece up
       writing = true;
-      while (next_write < pieces && encoded[next_write]) {
+      while (next_write < encoded.size() && encoded[next_write]) {
         const size_t k = next_write++;
         const uint64_t at = end;
-        end += frames_[k].size();
+        end += frames_.pieces[k].size();
         lock.unlock();
-        for (size_t i = first_of(k), prev = 0; i < first_of(k + 1); prev = frame_end[i++]) written[i] = {at + prev, frame_end[i] - prev};
-        int err = pwrite_all(fd_, frames_[k].data(), frames_[k].size(), at);
-        if (!err) sys::start_writeback(fd_, at, frames_[k].size());  // the fsync below waits for less
-        lock.lock();
-        if (err) {
+        try {
+          write_piece(frames_, k, at, written.data() + base);
+        } catch (const WriteFailed&) {
+          lock.lock();
           write_failed = true;
-          throw WriteFailed{err};
+          throw;
         }
+        lock.lock();
       }
       writing = false;
     });

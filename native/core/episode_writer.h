@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,23 @@ struct BatchChunk {
   size_t len;
   size_t count;
 };
+
+// A batch's frames in contiguous pieces of records, one buffer per piece.
+struct EncodedBatch {
+  std::vector<FrameBytes> pieces;
+  std::vector<size_t> first;      // the first record of each piece, then the record count
+  std::vector<size_t> frame_end;  // per record: where its frame ends in its piece
+
+  // Encodes `records` (`len` raw bytes) on up to two threads, `encoders`
+  // growing to the threads used; `done(piece)` runs on the thread that
+  // finished the piece, as soon as it is.
+  void encode(const std::vector<Record>& records, size_t len, Codec codec, int level,
+              std::vector<std::unique_ptr<RecordEncoder>>& encoders, const std::function<void(size_t)>& done);
+};
+
+// Encodes the records of `chunks` ahead of their commit (while an earlier
+// commit is written); touches no file.
+EncodedBatch encode_ahead(const std::vector<BatchChunk>& chunks, Codec codec, int level);
 
 // Closing the active segment and starting the next one.
 struct Roll {
@@ -52,14 +70,16 @@ class EpisodeWriter {
   // failure the active segment stays the same (a retry redoes both steps).
   void roll(const Roll& roll);
 
-  // Encodes the records of `chunks` (a large batch on several threads),
-  // appends their frames in order and fsyncs. Frames are written as they are
-  // encoded, so the copy into the page cache and the disk's writeback
-  // overlap the encoding of the rest. On a failed write or fsync the segment
-  // is cut back to its previous size and the call throws: none of the batch
-  // is acknowledged, and the writer stays usable. A failed cut-back makes the
+  // Appends the frames of `ahead` (batches encoded earlier, in order), then
+  // those of the records of `chunks`, encoded now (a large batch on several
+  // threads), and fsyncs once. Frames are written as they are encoded, so
+  // the copy into the page cache and the disk's writeback overlap the
+  // encoding of the rest. On a failed write or fsync the segment is cut back
+  // to its previous size and the call throws: none of the batch is
+  // acknowledged, and the writer stays usable. A failed cut-back makes the
   // writer broken().
-  std::vector<WrittenRecord> commit(const std::vector<BatchChunk>& chunks, Codec codec);
+  std::vector<WrittenRecord> commit(const std::vector<std::shared_ptr<const EncodedBatch>>& ahead,
+                                    const std::vector<BatchChunk>& chunks, Codec codec);
 
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -76,10 +96,10 @@ class EpisodeWriter {
   uint64_t size_ = 0;
   bool broken_ = false;
   int level_;
-  // One encoder per encoding thread and one output buffer per piece of a
-  // commit, reused across commits.
+  // One encoder per encoding thread and the frames of the records a commit
+  // encodes itself, reused across commits.
   std::vector<std::unique_ptr<RecordEncoder>> encoders_;
-  std::vector<FrameBytes> frames_;
+  EncodedBatch frames_;
 };
 
 }  // namespace tk::episodes

@@ -19,6 +19,7 @@ import { writeArrowExport, type ExportResult } from './arrow-export.js';
 import { planEpisodeRetention } from './retention.js';
 import { indexFile, segmentRecords, timeRange, type SegmentInfo } from './segment-index.js';
 import { SegmentWriter, type BatchRecords } from './segment-writer.js';
+import type { NativeEncodedBatch } from './native-episodes.js';
 import { checkQuery, normalizeRecord } from '../validate/episode-record.js';
 import type { AppendResult, EpisodeLogOptions, EpisodeRecord, EpisodeRef, EpisodeStats, ReplayQuery, StoredEpisode } from './types.js';
 
@@ -35,6 +36,8 @@ export interface EpisodeContext {
 /** The records of one commit, the chunks holding them, and the promise they share. */
 interface PendingBatch extends BatchRecords {
   chunks: Batch[];
+  /** Encodings of the first chunks, started while an earlier commit was written. */
+  ahead: Promise<NativeEncodedBatch>[];
   /** Raw bytes of the records. */
   bytes: number;
   durable: Promise<void>;
@@ -46,7 +49,7 @@ function pendingBatch(): PendingBatch {
   let settle!: Pick<PendingBatch, 'resolve' | 'reject'>;
   const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   durable.catch(() => undefined); // failures also go to stats, the logger and the 'error' event
-  return { ids: [], times: [], models: [], chunks: [], bytes: 0, durable, ...settle };
+  return { ids: [], times: [], models: [], chunks: [], ahead: [], bytes: 0, durable, ...settle };
 }
 
 /** Chunk buffers kept for reuse (a burst that outruns the disk fills several before a commit takes them). */
@@ -138,8 +141,13 @@ export class EpisodeLog {
     // One promise per commit, shared by its records: they are acknowledged together.
     const pending = (this.pending ??= pendingBatch());
     let chunk = pending.chunks[pending.chunks.length - 1];
-    // A full chunk is followed by another, never grown: nothing is copied twice.
-    if (!chunk || (chunk.count > 0 && chunk.used + size > chunk.capacity)) pending.chunks.push((chunk = this.spares.pop() ?? this.newChunk()));
+    // A full chunk is followed by another, never grown: nothing is copied
+    // twice. While a commit is written, the full chunk is encoded at once
+    // (on the libuv pool) rather than when its own commit starts.
+    if (!chunk || (chunk.count > 0 && chunk.used + size > chunk.capacity)) {
+      if (chunk && this.committing && pending.ahead.length === pending.chunks.length - 1) pending.ahead.push(this.writer!.encodeAhead(chunk));
+      pending.chunks.push((chunk = this.spares.pop() ?? this.newChunk()));
+    }
     chunk.add(id, normalized, headBytes, schemaBytes, size);
     pending.bytes += size;
     pending.ids.push(id);
@@ -248,7 +256,7 @@ export class EpisodeLog {
     this.pending = null;
     const count = records.ids.length;
     try {
-      await this.writer!.write(records.chunks, records);
+      await this.writer!.write(records.chunks, records.ahead, records);
       this.counters.commits++;
       this.counters.acknowledged += count;
       records.resolve();
