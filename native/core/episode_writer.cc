@@ -97,10 +97,10 @@ std::vector<Record> parse_batch(const std::vector<BatchChunk>& chunks, size_t* l
 }
 }  // namespace
 
-void EncodedBatch::encode(const std::vector<Record>& records, size_t len, Codec codec, int level,
+void EncodedBatch::encode(const std::vector<Record>& records, size_t len, Codec codec, int level, int max_threads,
                           std::vector<std::unique_ptr<RecordEncoder>>& encoders, const std::function<void(size_t)>& done) {
   const size_t count = records.size();
-  const int threads = threads_for(len, hardware_threads(), kMinCodecBytesPerThread);
+  const int threads = threads_for(len, max_threads, kMinCodecBytesPerThread);
   const size_t n = std::max<size_t>(1, std::min(count, (len + kPieceBytes - 1) / kPieceBytes));
   while (encoders.size() < size_t(threads)) encoders.push_back(std::make_unique<RecordEncoder>(level));
   if (pieces.size() < n) pieces.resize(n);
@@ -123,7 +123,8 @@ EncodedBatch encode_ahead(const std::vector<BatchChunk>& chunks, Codec codec, in
   std::vector<Record> records = parse_batch(chunks, &len);
   std::vector<std::unique_ptr<RecordEncoder>> encoders;
   EncodedBatch batch;
-  batch.encode(records, len, codec, level, encoders, [](size_t) {});
+  // One thread: this runs while the JavaScript thread is still appending.
+  batch.encode(records, len, codec, level, 1, encoders, [](size_t) {});
   return batch;
 }
 
@@ -162,7 +163,7 @@ std::vector<WrittenRecord> EpisodeWriter::commit(const std::vector<std::shared_p
     std::mutex mu;
     size_t next_write = 0;
     bool writing = false, write_failed = false;
-    frames_.encode(records, len, codec, level_, encoders_, [&](size_t piece) {
+    frames_.encode(records, len, codec, level_, hardware_threads(), encoders_, [&](size_t piece) {
       std::unique_lock<std::mutex> lock(mu);
       if (encoded.size() < frames_.first.size() - 1) encoded.resize(frames_.first.size() - 1, false);
       encoded[piece] = true;

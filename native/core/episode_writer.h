@@ -33,15 +33,15 @@ struct EncodedBatch {
   std::vector<size_t> first;      // the first record of each piece, then the record count
   std::vector<size_t> frame_end;  // per record: where its frame ends in its piece
 
-  // Encodes `records` (`len` raw bytes) on up to two threads, `encoders`
-  // growing to the threads used; `done(piece)` runs on the thread that
-  // finished the piece, as soon as it is.
-  void encode(const std::vector<Record>& records, size_t len, Codec codec, int level,
+  // Encodes `records` (`len` raw bytes) on up to `max_threads` threads,
+  // `encoders` growing to the threads used; `done(piece)` runs on the thread
+  // that finished the piece, as soon as it is.
+  void encode(const std::vector<Record>& records, size_t len, Codec codec, int level, int max_threads,
               std::vector<std::unique_ptr<RecordEncoder>>& encoders, const std::function<void(size_t)>& done);
 };
 
 // Encodes the records of `chunks` ahead of their commit (while an earlier
-// commit is written); touches no file.
+// commit is written), on one thread; touches no file.
 EncodedBatch encode_ahead(const std::vector<BatchChunk>& chunks, Codec codec, int level);
 
 // Closing the active segment and starting the next one.
