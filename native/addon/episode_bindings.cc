@@ -1,10 +1,12 @@
 // N-API bindings of the episode log (native/core/episode_*): the segment
 // writer (commit and roll run on the libuv pool behind a Promise, so
-// encoding, write and fsync stay off the JavaScript thread), recovery's
+// encoding, write and fsync stay off the JavaScript thread), batches encoded
+// ahead of their commit (opaque objects handed back to it), recovery's
 // segment scan, and replay's range read, whose decoded records are handed to
 // JavaScript as one ArrayBuffer without a copy.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 
 #include "episode_reader.h"
@@ -37,6 +39,67 @@ Napi::Array damages_to_js(Napi::Env env, const std::vector<Damage>& damages) {
   return out;
 }
 
+// Raw-form chunks and their record counts from two JS arrays; the chunk
+// values go to `keep`, which holds them for the asynchronous call.
+std::vector<episodes::BatchChunk> get_chunks(const Napi::Value& chunks_value, const Napi::Value& counts_value,
+                                             std::vector<Napi::Value>& keep) {
+  Napi::Env env = chunks_value.Env();
+  if (!chunks_value.IsArray() || !counts_value.IsArray()) throw_code(env, "E_BAD_INPUT", "Expected arrays of batch chunks and record counts");
+  Napi::Array chunk_values = chunks_value.As<Napi::Array>(), counts = counts_value.As<Napi::Array>();
+  if (chunk_values.Length() != counts.Length()) throw_code(env, "E_BAD_INPUT", "batch chunks and record counts differ in number");
+  std::vector<episodes::BatchChunk> chunks;
+  for (uint32_t i = 0; i < chunk_values.Length(); i++) {
+    Napi::Value v = chunk_values.Get(i);
+    Bytes bytes = get_bytes(v, "batch chunk");
+    chunks.push_back({bytes.data, bytes.len, size_t(get_u64(counts.Get(i), "record count"))});
+    keep.push_back(v);
+  }
+  return chunks;
+}
+
+Codec get_codec(const Napi::Value& v) {
+  std::string name = get_string(v, "codec");
+  Codec codec;
+  if (!codec_from_name(name, &codec)) throw_code(v.Env(), "E_BAD_INPUT", "unknown codec \"" + name + "\"");
+  return codec;
+}
+
+// Frames encoded ahead of their commit: opaque to JavaScript, handed back to commit().
+class EncodedBatchWrap : public Napi::ObjectWrap<EncodedBatchWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) { return DefineClass(env, "NativeEncodedBatch", {}); }
+  explicit EncodedBatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EncodedBatchWrap>(info) {}
+
+  // episodeEncode(chunks: Uint8Array[], counts: number[], codec, level) -> Promise<NativeEncodedBatch>
+  static Napi::Value Encode(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<Napi::Value> keep;
+    std::vector<episodes::BatchChunk> chunks = get_chunks(info[0], info[1], keep);
+    Codec codec = get_codec(info[2]);
+    int level = int(get_number(info[3], "level"));
+    return run<std::shared_ptr<const episodes::EncodedBatch>>(
+        env, true,
+        [=] { return std::make_shared<const episodes::EncodedBatch>(episodes::encode_ahead(chunks, codec, level)); },
+        [](Napi::Env env, std::shared_ptr<const episodes::EncodedBatch>& batch) -> Napi::Value {
+          Napi::Object obj = addon_data(env).encoded_batch.New({});
+          Unwrap(obj)->batch_ = batch;
+          return obj;
+        },
+        keep);
+  }
+
+  // The batch of a NativeEncodedBatch object, checked to be one.
+  static std::shared_ptr<const episodes::EncodedBatch> get(const Napi::Value& v) {
+    Napi::Env env = v.Env();
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addon_data(env).encoded_batch.Value()) || !Unwrap(v.As<Napi::Object>())->batch_)
+      throw_code(env, "E_BAD_INPUT", "Expected an encoded batch");
+    return Unwrap(v.As<Napi::Object>())->batch_;
+  }
+
+ private:
+  std::shared_ptr<const episodes::EncodedBatch> batch_;
+};
+
 class EpisodeWriterWrap : public Napi::ObjectWrap<EpisodeWriterWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -66,17 +129,19 @@ class EpisodeWriterWrap : public Napi::ObjectWrap<EpisodeWriterWrap> {
     return writer_;
   }
 
-  // commit(batch: Uint8Array, count, codec) -> Promise<Float64Array [offset, frameBytes, ...]>
+  // commit(ahead: NativeEncodedBatch[], chunks: Uint8Array[], counts: number[], codec) -> Promise<Float64Array [offset, frameBytes, ...]>
   Napi::Value Commit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto w = writer(env);
-    Bytes batch = get_bytes(info[0], "batch");
-    size_t count = size_t(get_u64(info[1], "record count"));
-    std::string name = get_string(info[2], "codec");
-    Codec codec;
-    if (!codec_from_name(name, &codec)) throw_code(env, "E_BAD_INPUT", "unknown codec \"" + name + "\"");
+    if (!info[0].IsArray()) throw_code(env, "E_BAD_INPUT", "Expected an array of encoded batches");
+    Napi::Array ahead_values = info[0].As<Napi::Array>();
+    std::vector<std::shared_ptr<const episodes::EncodedBatch>> ahead;
+    for (uint32_t i = 0; i < ahead_values.Length(); i++) ahead.push_back(EncodedBatchWrap::get(ahead_values.Get(i)));
+    std::vector<Napi::Value> keep;
+    std::vector<episodes::BatchChunk> chunks = get_chunks(info[1], info[2], keep);
+    Codec codec = get_codec(info[3]);
     return run<std::vector<episodes::WrittenRecord>>(
-        env, true, [=] { return w->commit(batch.data, batch.len, count, codec); },
+        env, true, [=] { return w->commit(ahead, chunks, codec); },
         [](Napi::Env env, std::vector<episodes::WrittenRecord>& written) -> Napi::Value {
           Napi::Float64Array out = Napi::Float64Array::New(env, written.size() * 2);
           for (size_t i = 0; i < written.size(); i++) {
@@ -85,7 +150,7 @@ class EpisodeWriterWrap : public Napi::ObjectWrap<EpisodeWriterWrap> {
           }
           return out;
         },
-        {info[0]});
+        keep);
   }
 
   // roll(indexPath, indexBytes: Uint8Array, segmentPath, header) -> Promise<void>
@@ -156,7 +221,7 @@ Napi::Value ScanSegment(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// episodeReadRange(path, offset, length, async) -> {buffer: ArrayBuffer, starts: Float64Array, damages}
+// episodeReadRange(path, offset, length, async) -> {buffer: ArrayBuffer, starts: Float64Array, schemas: Uint32Array, damages}
 Napi::Value ReadRange(const Napi::CallbackInfo& info) {
   std::string path = get_path(info[0], "segment path");
   uint64_t offset = get_u64(info[1], "offset");
@@ -166,14 +231,17 @@ Napi::Value ReadRange(const Napi::CallbackInfo& info) {
       [](Napi::Env env, episodes::RangeRead& read) -> Napi::Value {
         // The decoded bytes become the ArrayBuffer's memory: no copy.
         if (read.out.empty()) read.out.reserve(8);  // an external buffer needs a non-null pointer
-        auto* owned = new std::vector<uint8_t>(std::move(read.out));
+        auto* owned = new episodes::FrameBytes(std::move(read.out));
         Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
-            env, owned->data(), owned->size(), [](Napi::Env, void*, std::vector<uint8_t>* v) { delete v; }, owned);
+            env, owned->data(), owned->size(), [](Napi::Env, void*, episodes::FrameBytes* v) { delete v; }, owned);
         Napi::Float64Array starts = Napi::Float64Array::New(env, read.starts.size());
         for (size_t i = 0; i < read.starts.size(); i++) starts[i] = double(read.starts[i]);
+        Napi::Uint32Array schemas = Napi::Uint32Array::New(env, read.schemas.size());
+        if (!read.schemas.empty()) std::memcpy(schemas.Data(), read.schemas.data(), read.schemas.size() * 4);
         Napi::Object out = Napi::Object::New(env);
         out.Set("buffer", buffer);
         out.Set("starts", starts);
+        out.Set("schemas", schemas);
         out.Set("damages", damages_to_js(env, read.damages));
         return out;
       });
@@ -183,6 +251,8 @@ Napi::Value ReadRange(const Napi::CallbackInfo& info) {
 
 void register_episode_bindings(Napi::Env env, Napi::Object exports) {
   addon_data(env).episode_writer = Napi::Persistent(EpisodeWriterWrap::Define(env));
+  addon_data(env).encoded_batch = Napi::Persistent(EncodedBatchWrap::Define(env));
+  exports.Set("episodeEncode", Napi::Function::New(env, EncodedBatchWrap::Encode));
   exports.Set("episodeWriterOpen", Napi::Function::New(env, EpisodeWriterWrap::Open));
   exports.Set("episodeCreateSegment", Napi::Function::New(env, CreateSegment));
   exports.Set("episodeScanSegment", Napi::Function::New(env, ScanSegment));

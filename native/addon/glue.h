@@ -37,6 +37,7 @@ struct AddonData {
   Napi::FunctionReference journal;  // NativeJournal (store_bindings.cc)
   Napi::FunctionReference lock;     // NativeLock (store_bindings.cc)
   Napi::FunctionReference episode_writer;  // NativeEpisodeWriter (episode_bindings.cc)
+  Napi::FunctionReference encoded_batch;   // NativeEncodedBatch (episode_bindings.cc)
 };
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 

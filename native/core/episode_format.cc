@@ -166,7 +166,7 @@ void write_header(uint8_t* p, const Record& r, Codec codec, uint32_t data_len) {
 struct RecordEncoder::State {
   int level;
   ZSTD_CCtx* cctx = nullptr;
-  std::vector<uint8_t> gathered;
+  FrameBytes gathered;
 };
 
 RecordEncoder::RecordEncoder(int level) : s_(new State()) {
@@ -177,7 +177,7 @@ RecordEncoder::RecordEncoder(int level) : s_(new State()) {
 
 RecordEncoder::~RecordEncoder() { ZSTD_freeCCtx(s_->cctx); }
 
-void RecordEncoder::encode(const Record& record, Codec want, std::vector<uint8_t>& out) {
+void RecordEncoder::encode(const Record& record, Codec want, FrameBytes& out) {
   const size_t frame_at = out.size();
   const size_t head_at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
   const size_t text_len = size_t(record.head_len) + record.schema_len;  // head and schema, adjacent in both forms
@@ -189,7 +189,7 @@ void RecordEncoder::encode(const Record& record, Codec want, std::vector<uint8_t
   if (want != Codec::Raw && raw_len > 0) {
     // The blocks back to back, each shuffled by its own element size, then
     // one zstd frame: one compressor call per record, not per column.
-    std::vector<uint8_t>& g = s_->gathered;
+    FrameBytes& g = s_->gathered;
     g.resize(raw_len);
     size_t at = 0;
     for (const Block& b : record.blocks) {
@@ -243,19 +243,24 @@ void RecordDecoder::decode(const Record& record, uint8_t* dst, const std::string
                                           std::to_string(raw_len));
     data = s_->data.data();
   }
-  std::memset(dst, 0, record.raw_bytes);  // padding is zero
   const size_t head_at = kRecordHeaderBytes + record.blocks.size() * kBlockEntryBytes;
   write_header(dst, record, Codec::Raw, uint32_t(raw_len));
   const size_t text_len = size_t(record.head_len) + record.schema_len;
   if (text_len) std::memcpy(dst + head_at, record.head, text_len);
   size_t at = head_at + text_len;
+  // Every byte is written once: the padding as zeros, the rest decoded.
+  auto pad_to = [&](size_t end) {
+    std::memset(dst + at, 0, end - at);
+    at = end;
+  };
   for (const Block& b : record.blocks) {
-    at = align8(at);
+    pad_to(align8(at));
     if (record.codec == Codec::ShuffleZstd && b.elem_size > 1) unshuffle_bytes(data, dst + at, b.raw_len, b.elem_size);
     else if (b.raw_len) std::memcpy(dst + at, data, b.raw_len);
     data += b.raw_len;
     at += b.raw_len;
   }
+  pad_to(record.raw_bytes);
 }
 
 FrameScan scan_frames(const uint8_t* data, size_t len, uint64_t base) {

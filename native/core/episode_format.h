@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "codec.h"
@@ -74,6 +76,29 @@ struct Record {
 // themselves or run past len, Error(Version) for an unknown codec.
 Record parse_record(const uint8_t* data, size_t len, bool raw_form, const std::string& what);
 
+// An allocator whose resize() leaves new bytes uninitialised: frame buffers
+// are written in full right after they grow, so zeroing them first would be
+// one more pass over every byte.
+template <typename T>
+struct UninitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  UninitAllocator() = default;
+  template <typename U>
+  UninitAllocator(const UninitAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using FrameBytes = std::vector<uint8_t, UninitAllocator<uint8_t>>;
+
 // Encodes raw-form records into frames (stored form); one per writer thread.
 class RecordEncoder {
  public:
@@ -83,7 +108,7 @@ class RecordEncoder {
   RecordEncoder& operator=(const RecordEncoder&) = delete;
   // Appends the frame of `record` (parsed from raw form) to `out`; the data
   // section is stored raw when `want` does not make it smaller.
-  void encode(const Record& record, Codec want, std::vector<uint8_t>& out);
+  void encode(const Record& record, Codec want, FrameBytes& out);
 
  private:
   struct State;
@@ -97,8 +122,9 @@ class RecordDecoder {
   ~RecordDecoder();
   RecordDecoder(const RecordDecoder&) = delete;
   RecordDecoder& operator=(const RecordDecoder&) = delete;
-  // Writes record.raw_bytes bytes at dst (8-aligned). Throws Error(Corrupt)
-  // naming `what` when the data section does not decode to its blocks.
+  // Writes record.raw_bytes bytes at dst (8-aligned), every one of them.
+  // Throws Error(Corrupt) naming `what` when the data section does not
+  // decode to its blocks (dst may then hold part of them).
   void decode(const Record& record, uint8_t* dst, const std::string& what);
 
  private:

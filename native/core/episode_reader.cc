@@ -3,9 +3,13 @@
 #include "episode_reader.h"
 
 #include <algorithm>
+#include <cstring>
+#include <mutex>
 
+#include "codec.h"
 #include "errors.h"
 #include "file_io.h"
+#include "parallel.h"
 
 namespace tk::episodes {
 namespace {
@@ -57,44 +61,72 @@ SegmentScan scan_segment(const std::string& path) {
   return scan;
 }
 
+namespace {
+// A read buffer larger than this is not kept for the thread's next read.
+constexpr size_t kKeepReadBytes = size_t(8) << 20;
+}  // namespace
+
 RangeRead read_range(const std::string& path, uint64_t offset, uint64_t len) {
   ReadOnlyFile file(path, ErrorCode::Corrupt);
   RangeRead result;
   const uint64_t size = file.size();
   const uint64_t begin = std::min(offset, size);
   const uint64_t end = std::min(size, len > size - begin ? size : begin + len);
-  std::vector<uint8_t> bytes(end - begin);
+  // Kept by the thread: a replay reads range after range, and fresh pages
+  // would fault in one by one each time.
+  thread_local FrameBytes bytes;
+  bytes.resize(end - begin);
   file.read_exact(bytes.data(), bytes.size(), begin);
   FrameScan frames = scan_frames(bytes.data(), bytes.size(), begin);
   result.damages = std::move(frames.damages);
   if (frames.good_end < end) result.damages.push_back({frames.good_end, end - frames.good_end, frames.tail});
   if (end < offset + len)
     result.damages.push_back({end, offset + len - end, "the segment ends at byte " + std::to_string(size)});
-  std::vector<std::pair<Record, const FrameInfo*>> records;
+  std::vector<Record> records;
+  std::vector<const FrameInfo*> frame_of;
+  std::vector<size_t> at;  // where each record goes in `out`
   size_t total = 0;
   for (const FrameInfo& f : frames.frames) {
     try {
-      Record r = parse_record(bytes.data() + (f.offset - begin) + kFrameHeaderBytes, f.frame_bytes - kFrameHeaderBytes, false,
-                              at_offset(path, f.offset));
-      total += r.raw_bytes;
-      records.emplace_back(std::move(r), &f);
+      records.push_back(parse_record(bytes.data() + (f.offset - begin) + kFrameHeaderBytes, f.frame_bytes - kFrameHeaderBytes,
+                                     false, at_offset(path, f.offset)));
+      frame_of.push_back(&f);
+      at.push_back(total);
+      total += records.back().raw_bytes;
     } catch (const Error& e) {
       result.damages.push_back(undecodable(f, e));
     }
   }
   result.out.resize(total);
-  RecordDecoder decoder;
-  size_t at = 0;
-  for (const auto& [record, frame] : records) {
-    try {
-      decoder.decode(record, result.out.data() + at, at_offset(path, frame->offset));
-      result.starts.push_back(at);
-      at += record.raw_bytes;
-    } catch (const Error& e) {
-      result.damages.push_back(undecodable(*frame, e));
+  // Contiguous runs of records, one per thread, each with its own decoder.
+  const size_t count = records.size();
+  const int threads = threads_for(total, hardware_threads(), kMinCodecBytesPerThread);
+  std::vector<uint8_t> decoded(count, 0);
+  std::mutex damages_mu;
+  parallel_for(size_t(threads), threads, [&](size_t part, int) {
+    RecordDecoder decoder;
+    for (size_t i = count * part / size_t(threads); i < count * (part + 1) / size_t(threads); i++) {
+      try {
+        decoder.decode(records[i], result.out.data() + at[i], at_offset(path, frame_of[i]->offset));
+        decoded[i] = 1;
+      } catch (const Error& e) {
+        std::memset(result.out.data() + at[i], 0, records[i].raw_bytes);  // no stale heap bytes reach JavaScript
+        std::lock_guard<std::mutex> lock(damages_mu);
+        result.damages.push_back(undecodable(*frame_of[i], e));
+      }
     }
+  });
+  uint32_t schema = 0;
+  const Record* prev = nullptr;
+  for (size_t i = 0; i < count; i++) {
+    if (!decoded[i]) continue;
+    const Record& r = records[i];
+    if (prev && (r.schema_len != prev->schema_len || std::memcmp(r.schema, prev->schema, r.schema_len) != 0)) schema++;
+    prev = &r;
+    result.starts.push_back(at[i]);
+    result.schemas.push_back(schema);
   }
-  result.out.resize(at);
+  if (bytes.capacity() > kKeepReadBytes) FrameBytes().swap(bytes);
   sort_damages(result.damages);
   return result;
 }

@@ -33,13 +33,17 @@ struct SegmentScan {
 SegmentScan scan_segment(const std::string& path);
 
 struct RangeRead {
-  std::vector<uint8_t> out;      // raw-form records, each 8-aligned
+  FrameBytes out;                // raw-form records, each 8-aligned (holes of undecodable ones zeroed)
   std::vector<uint64_t> starts;  // where each record starts in `out`
+  // Per record: equal numbers for consecutive records with byte-identical
+  // schemas, so a reader parses each schema once per run of them.
+  std::vector<uint32_t> schemas;
   std::vector<Damage> damages;   // stretches of the range that held no intact record
 };
 
 // Reads segment bytes [offset, offset + len) and decodes every intact record
-// in it. Bytes missing at the end of the file count as damage.
+// in it (a large range on several threads). Bytes missing at the end of the
+// file count as damage.
 RangeRead read_range(const std::string& path, uint64_t offset, uint64_t len);
 
 }  // namespace tk::episodes

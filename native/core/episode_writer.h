@@ -1,10 +1,11 @@
 // The append side of an episode stream (docs/FORMAT.md, "Episode segments"):
 // one active segment file that batches of records are appended to, each
-// batch encoded, written with one pwrite and made durable with one fsync
-// (group commit). Every system call goes through syscall_seam.
+// batch encoded, written in pieces as they are encoded and made durable with
+// one fsync (group commit). Every system call goes through syscall_seam.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,30 @@ struct WrittenRecord {
   uint64_t offset;       // of the frame in the segment
   uint64_t frame_bytes;  // header + stored payload
 };
+
+// Raw-form records laid out back to back in one buffer (each 8-aligned).
+struct BatchChunk {
+  const uint8_t* data;
+  size_t len;
+  size_t count;
+};
+
+// A batch's frames in contiguous pieces of records, one buffer per piece.
+struct EncodedBatch {
+  std::vector<FrameBytes> pieces;
+  std::vector<size_t> first;      // the first record of each piece, then the record count
+  std::vector<size_t> frame_end;  // per record: where its frame ends in its piece
+
+  // Encodes `records` (`len` raw bytes) on up to `max_threads` threads,
+  // `encoders` growing to the threads used; `done(piece)` runs on the thread
+  // that finished the piece, as soon as it is.
+  void encode(const std::vector<Record>& records, size_t len, Codec codec, int level, int max_threads,
+              std::vector<std::unique_ptr<RecordEncoder>>& encoders, const std::function<void(size_t)>& done);
+};
+
+// Encodes the records of `chunks` ahead of their commit (while an earlier
+// commit is written), on one thread; touches no file.
+EncodedBatch encode_ahead(const std::vector<BatchChunk>& chunks, Codec codec, int level);
 
 // Closing the active segment and starting the next one.
 struct Roll {
@@ -45,13 +70,16 @@ class EpisodeWriter {
   // failure the active segment stays the same (a retry redoes both steps).
   void roll(const Roll& roll);
 
-  // Encodes `count` raw-form records laid out back to back in batch[0, len)
-  // (each 8-aligned; a large batch on several threads), appends their frames
-  // and fsyncs. On a
-  // failed write or fsync the segment is cut back to its previous size and
-  // the call throws: none of the batch is acknowledged, and the writer stays
-  // usable. A failed cut-back makes the writer broken().
-  std::vector<WrittenRecord> commit(const uint8_t* batch, size_t len, size_t count, Codec codec);
+  // Appends the frames of `ahead` (batches encoded earlier, in order), then
+  // those of the records of `chunks`, encoded now (a large batch on several
+  // threads), and fsyncs once. Frames are written as they are encoded, so
+  // the copy into the page cache and the disk's writeback overlap the
+  // encoding of the rest. On a failed write or fsync the segment is cut back
+  // to its previous size and the call throws: none of the batch is
+  // acknowledged, and the writer stays usable. A failed cut-back makes the
+  // writer broken().
+  std::vector<WrittenRecord> commit(const std::vector<std::shared_ptr<const EncodedBatch>>& ahead,
+                                    const std::vector<BatchChunk>& chunks, Codec codec);
 
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -68,9 +96,10 @@ class EpisodeWriter {
   uint64_t size_ = 0;
   bool broken_ = false;
   int level_;
-  // One encoder and one output buffer per encoding thread, reused across commits.
+  // One encoder per encoding thread and the frames of the records a commit
+  // encodes itself, reused across commits.
   std::vector<std::unique_ptr<RecordEncoder>> encoders_;
-  std::vector<std::vector<uint8_t>> frames_;
+  EncodedBatch frames_;
 };
 
 }  // namespace tk::episodes

@@ -2,9 +2,11 @@
 // group-commit appends with rollback on injected faults, recovery scans of
 // torn tails and damaged middles, range reads, and hostile bytes that must
 // be reported, never crash.
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -114,7 +116,7 @@ static void test_record_round_trip() {
     CHECK(std::string(reinterpret_cast<const char*>(r.schema), r.schema_len) == "[3]");
     at += r.bytes;
     for (tk::Codec want : {tk::Codec::Raw, tk::Codec::Zstd, tk::Codec::ShuffleZstd}) {
-      std::vector<uint8_t> frame;
+      ep::FrameBytes frame;
       encoder.encode(r, want, frame);
       CHECK(tk::get_u32(frame.data()) == ep::kFrameMagic && tk::get_u32(frame.data() + 4) == frame.size() - 16);
       ep::Record stored = ep::parse_record(frame.data() + 16, frame.size() - 16, false, "stored");
@@ -130,7 +132,7 @@ static void test_record_round_trip() {
   std::vector<uint8_t> noise;
   append_raw(noise, 1, 0, "{}", {{4, tkt::random_bytes(4096, 3)}});
   ep::Record r = ep::parse_record(noise.data(), noise.size(), true, "raw");
-  std::vector<uint8_t> frame;
+  ep::FrameBytes frame;
   encoder.encode(r, tk::Codec::ShuffleZstd, frame);
   CHECK(ep::parse_record(frame.data() + 16, frame.size() - 16, false, "stored").codec == tk::Codec::Raw);
 }
@@ -139,7 +141,7 @@ static void test_hostile_records() {
   std::vector<uint8_t> batch = batch_of(1, 1);
   ep::RecordEncoder encoder(1);
   ep::Record r = ep::parse_record(batch.data(), batch.size(), true, "raw");
-  std::vector<uint8_t> frame;
+  ep::FrameBytes frame;
   encoder.encode(r, tk::Codec::ShuffleZstd, frame);
   std::vector<uint8_t> payload(frame.begin() + 16, frame.end());
   CHECK_THROWS_CODE(ep::parse_record(payload.data(), 10, false, "rec"), ErrorCode::Corrupt, "shorter than its header");
@@ -192,7 +194,7 @@ static void test_commit_and_scan() {
     ep::EpisodeWriter w(path, ep::kSegmentHeaderBytes, 1);
     for (uint64_t first : {1, 5, 9}) {
       std::vector<uint8_t> batch = batch_of(first, 4);
-      auto written = w.commit(batch.data(), batch.size(), 4, tk::Codec::ShuffleZstd);
+      auto written = w.commit({}, {{batch.data(), batch.size(), 4}}, tk::Codec::ShuffleZstd);
       all.insert(all.end(), written.begin(), written.end());
     }
     CHECK(w.size() == tkt::read_file(path).size());
@@ -216,25 +218,28 @@ static void test_commit_and_scan() {
   // Reopening for append continues after the last frame.
   ep::EpisodeWriter again(path, scan.file_bytes, 1);
   std::vector<uint8_t> batch = batch_of(13, 1);
-  again.commit(batch.data(), batch.size(), 1, tk::Codec::Zstd);
+  again.commit({}, {{batch.data(), batch.size(), 1}}, tk::Codec::Zstd);
   CHECK(ep::scan_segment(path).records.size() == 13);
   CHECK_THROWS_CODE(ep::EpisodeWriter(path, 64, 1), ErrorCode::BadInput, "cut the damaged tail first");
 }
 
 static void test_parallel_commit() {
-  // A batch of several MiB is encoded on more than one thread; the frames
-  // land in record order, where commit() says, and decode to the records.
+  // A batch of several MiB, in two chunks, is encoded on more than one
+  // thread and written piece by piece; the frames land in record order,
+  // where commit() says, and decode to the records.
   tkt::TempDir dir;
   std::string path = new_segment(dir, "s", 1, 1);
   ep::EpisodeWriter w(path, ep::kSegmentHeaderBytes, 1);
   std::vector<uint8_t> batch;
   std::vector<std::vector<uint8_t>> raw;
+  size_t split = 0;  // where the second chunk starts
   for (uint64_t id = 1; id <= 48; id++) {
     size_t start = batch.size();
+    if (id == 20) split = start;
     append_raw(batch, id, double(id), "{}", {{4, tkt::compressible_bytes(48 << 10)}, {8, tkt::random_bytes(16 << 10, id)}});
     raw.emplace_back(batch.begin() + long(start), batch.end());
   }
-  auto written = w.commit(batch.data(), batch.size(), raw.size(), tk::Codec::ShuffleZstd);
+  auto written = w.commit({}, {{batch.data(), split, 19}, {batch.data() + split, batch.size() - split, raw.size() - 19}}, tk::Codec::ShuffleZstd);
   CHECK(written.size() == raw.size() && written[0].offset == ep::kSegmentHeaderBytes);
   for (size_t i = 1; i < written.size(); i++) CHECK(written[i].offset == written[i - 1].offset + written[i - 1].frame_bytes);
   CHECK(w.size() == written.back().offset + written.back().frame_bytes && w.size() == tkt::read_file(path).size());
@@ -242,6 +247,17 @@ static void test_parallel_commit() {
   CHECK(read.damages.empty() && read.starts.size() == raw.size());
   for (size_t i = 0; i < raw.size(); i++)
     CHECK(std::vector<uint8_t>(read.out.begin() + long(read.starts[i]), read.out.begin() + long(read.starts[i] + raw[i].size())) == raw[i]);
+  // The same records again, the first 19 encoded ahead: the frames follow
+  // the first commit's, in record order, byte for byte the same.
+  auto ahead = std::make_shared<const ep::EncodedBatch>(ep::encode_ahead({{batch.data(), split, 19}}, tk::Codec::ShuffleZstd, 1));
+  const uint64_t before = w.size();
+  auto again = w.commit({ahead}, {{batch.data() + split, batch.size() - split, raw.size() - 19}}, tk::Codec::ShuffleZstd);
+  CHECK(again.size() == written.size() && again[0].offset == before && w.size() == before + (before - ep::kSegmentHeaderBytes));
+  for (size_t i = 0; i < again.size(); i++) CHECK(again[i].offset == written[i].offset + (before - ep::kSegmentHeaderBytes) && again[i].frame_bytes == written[i].frame_bytes);
+  std::string file = tkt::read_file(path);
+  CHECK(std::equal(file.begin() + long(ep::kSegmentHeaderBytes), file.begin() + long(before), file.begin() + long(before)));
+  // One schema ("[2]") throughout: one schema number.
+  CHECK(read.schemas.size() == raw.size() && std::all_of(read.schemas.begin(), read.schemas.end(), [](uint32_t n) { return n == 0; }));
 }
 
 static void test_torn_tail_every_cut() {
@@ -249,7 +265,7 @@ static void test_torn_tail_every_cut() {
   std::string path = new_segment(dir, "s", 1, 1);
   ep::EpisodeWriter w(path, ep::kSegmentHeaderBytes, 1);
   std::vector<uint8_t> batch = batch_of(1, 3);
-  auto written = w.commit(batch.data(), batch.size(), 3, tk::Codec::ShuffleZstd);
+  auto written = w.commit({}, {{batch.data(), batch.size(), 3}}, tk::Codec::ShuffleZstd);
   const std::string bytes = tkt::read_file(path);
   const uint64_t last = written[2].offset;
   for (uint64_t cut = last + 1; cut < bytes.size(); cut++) {
@@ -264,7 +280,7 @@ static void test_damaged_middle() {
   std::string path = new_segment(dir, "s", 1, 1);
   ep::EpisodeWriter w(path, ep::kSegmentHeaderBytes, 1);
   std::vector<uint8_t> batch = batch_of(1, 5);
-  auto written = w.commit(batch.data(), batch.size(), 5, tk::Codec::ShuffleZstd);
+  auto written = w.commit({}, {{batch.data(), batch.size(), 5}}, tk::Codec::ShuffleZstd);
   const std::string clean = tkt::read_file(path);
   // One flipped bit in each part of record 3 (magic, length, checksum, payload): only it is lost.
   for (uint64_t within : std::vector<uint64_t>{0, 5, 9, 40, written[2].frame_bytes - 1}) {
@@ -297,26 +313,26 @@ static void test_faults_roll_back() {
   std::string path = new_segment(dir, "s", 1, 1);
   ep::EpisodeWriter w(path, ep::kSegmentHeaderBytes, 1);
   std::vector<uint8_t> batch = batch_of(1, 2);
-  w.commit(batch.data(), batch.size(), 2, tk::Codec::ShuffleZstd);
+  w.commit({}, {{batch.data(), batch.size(), 2}}, tk::Codec::ShuffleZstd);
   const uint64_t good = w.size();
   for (const char* plan : {"op=pwrite,fail_at=1,errno=ENOSPC", "op=fsync,fail_at=1,errno=EIO"}) {
     arm(plan);
     std::vector<uint8_t> more = batch_of(3, 2);
-    CHECK_THROWS_CODE(w.commit(more.data(), more.size(), 2, tk::Codec::ShuffleZstd),
+    CHECK_THROWS_CODE(w.commit({}, {{more.data(), more.size(), 2}}, tk::Codec::ShuffleZstd),
                       plan[3] == 'p' ? ErrorCode::NoSpace : ErrorCode::Io, path);
     sys::clear_fault_plan();
     CHECK(w.size() == good && tkt::read_file(path).size() == good && !w.broken());
   }
   // The writer keeps working after the failures.
   std::vector<uint8_t> more = batch_of(3, 2);
-  w.commit(more.data(), more.size(), 2, tk::Codec::ShuffleZstd);
+  w.commit({}, {{more.data(), more.size(), 2}}, tk::Codec::ShuffleZstd);
   CHECK(ep::scan_segment(path).records.size() == 4);
   // When even the cut-back fails the writer refuses further commits.
   arm("fail_at=1,sticky,errno=EIO");
-  CHECK_THROWS_CODE(w.commit(more.data(), more.size(), 2, tk::Codec::ShuffleZstd), ErrorCode::Io, path);
+  CHECK_THROWS_CODE(w.commit({}, {{more.data(), more.size(), 2}}, tk::Codec::ShuffleZstd), ErrorCode::Io, path);
   sys::clear_fault_plan();
   CHECK(w.broken());
-  CHECK_THROWS_CODE(w.commit(more.data(), more.size(), 2, tk::Codec::ShuffleZstd), ErrorCode::Io, "new segment");
+  CHECK_THROWS_CODE(w.commit({}, {{more.data(), more.size(), 2}}, tk::Codec::ShuffleZstd), ErrorCode::Io, "new segment");
 }
 
 static void test_roll() {
@@ -324,7 +340,7 @@ static void test_roll() {
   std::string first = new_segment(dir, "00000001.tkeps", 1, 1);
   ep::EpisodeWriter w(first, ep::kSegmentHeaderBytes, 1);
   std::vector<uint8_t> batch = batch_of(1, 2);
-  w.commit(batch.data(), batch.size(), 2, tk::Codec::Raw);
+  w.commit({}, {{batch.data(), batch.size(), 2}}, tk::Codec::Raw);
   ep::Roll roll{dir / "00000001.tkidx", "index bytes", dir / "00000002.tkeps", {2, 3, 2e12}};
   arm("op=rename,fail_at=1");
   CHECK_THROWS_CODE(w.roll(roll), ErrorCode::Io, "rename");
@@ -336,7 +352,7 @@ static void test_roll() {
   CHECK(w.path() == roll.segment_path && w.size() == ep::kSegmentHeaderBytes);
   CHECK(tkt::read_file(roll.index_path) == "index bytes");
   batch = batch_of(3, 1);
-  auto written = w.commit(batch.data(), batch.size(), 1, tk::Codec::Raw);
+  auto written = w.commit({}, {{batch.data(), batch.size(), 1}}, tk::Codec::Raw);
   CHECK(written[0].offset == ep::kSegmentHeaderBytes);
   ep::SegmentScan scan = ep::scan_segment(roll.segment_path);
   CHECK(scan.header.seq == 2 && scan.header.first_id == 3 && scan.records.size() == 1 && scan.records[0].frame.id == 3);
@@ -348,7 +364,7 @@ static void test_hostile_segments() {
   {
     ep::EpisodeWriter w(path, ep::kSegmentHeaderBytes, 1);
     std::vector<uint8_t> batch = batch_of(1, 4);
-    w.commit(batch.data(), batch.size(), 4, tk::Codec::ShuffleZstd);
+    w.commit({}, {{batch.data(), batch.size(), 4}}, tk::Codec::ShuffleZstd);
   }
   const std::string clean = tkt::read_file(path);
   // Random damage anywhere: scans and range reads report, never crash.

@@ -1,8 +1,9 @@
 // EpisodeLog: the append-only log of one stream (docs/EPISODES.md). append()
-// validates and copies a record into the pending batch and returns; a group
-// commit (at most commitMs later, or at once past batchBytes) hands the batch
-// to the addon, which encodes, writes and fsyncs it off the JavaScript
-// thread, and then every record of the batch is acknowledged together.
+// validates and copies a record into the pending batch (a list of reused
+// chunk buffers) and returns; a group commit (at most commitMs later, or at
+// once past batchBytes) hands the batch to the addon, which encodes, writes
+// and fsyncs it off the JavaScript thread, and then every record of the
+// batch is acknowledged together.
 import { join } from 'node:path';
 import { monotonicWallClock } from '../clock.js';
 import { badInput, callNative, callNativeAsync, CheckpointError } from '../errors.js';
@@ -10,7 +11,7 @@ import { errorEvent, type Emit } from '../events.js';
 import type { Logger } from '../logger.js';
 import { native, type NativeLock } from '../native.js';
 import { resolveEpisodeOptions, type EpisodeKeep, type EpisodeSettings } from '../validate/episode-options.js';
-import { Batch, rawSize } from './record-codec.js';
+import { Batch, rawSize } from './record-batch.js';
 import { SegmentReader } from './segment-reader.js';
 import { LIMITS } from '../validate/limits.js';
 import { recoverStream } from './recovery.js';
@@ -18,6 +19,7 @@ import { writeArrowExport, type ExportResult } from './arrow-export.js';
 import { planEpisodeRetention } from './retention.js';
 import { indexFile, segmentRecords, timeRange, type SegmentInfo } from './segment-index.js';
 import { SegmentWriter, type BatchRecords } from './segment-writer.js';
+import type { NativeEncodedBatch } from './native-episodes.js';
 import { checkQuery, normalizeRecord } from '../validate/episode-record.js';
 import type { AppendResult, EpisodeLogOptions, EpisodeRecord, EpisodeRef, EpisodeStats, ReplayQuery, StoredEpisode } from './types.js';
 
@@ -31,8 +33,13 @@ export interface EpisodeContext {
   keep: EpisodeKeep;
 }
 
-/** The records of one commit, and the promise they share. */
+/** The records of one commit, the chunks holding them, and the promise they share. */
 interface PendingBatch extends BatchRecords {
+  chunks: Batch[];
+  /** Encodings of the first chunks, started while an earlier commit was written. */
+  ahead: Promise<NativeEncodedBatch>[];
+  /** Raw bytes of the records. */
+  bytes: number;
   durable: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
@@ -42,12 +49,11 @@ function pendingBatch(): PendingBatch {
   let settle!: Pick<PendingBatch, 'resolve' | 'reject'>;
   const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   durable.catch(() => undefined); // failures also go to stats, the logger and the 'error' event
-  return { ids: [], times: [], models: [], durable, ...settle };
+  return { ids: [], times: [], models: [], chunks: [], ahead: [], bytes: 0, durable, ...settle };
 }
 
-/** Batch buffers kept for reuse, and the room a new one has beyond batchBytes. */
-const MAX_SPARE_BATCHES = 4;
-const BATCH_SLACK = 1024 * 1024;
+/** Chunk buffers kept for reuse (a burst that outruns the disk fills several before a commit takes them). */
+const MAX_SPARE_CHUNKS = 8;
 
 export class EpisodeLog {
   /** What recovery at open repaired or found damaged. */
@@ -56,8 +62,7 @@ export class EpisodeLog {
   /** Null when read-only. */
   private readonly writer: SegmentWriter | null;
   private nextId: number;
-  private batch: Batch;
-  /** Committed batch buffers, kept for reuse: written pages copy at memory speed, fresh ones fault in page by page. */
+  /** Committed chunk buffers, kept for reuse: written pages copy at memory speed, fresh ones fault in page by page. */
   private readonly spares: Batch[] = [];
   private pending: PendingBatch | null = null;
   private inflight: PendingBatch | null = null;
@@ -90,7 +95,6 @@ export class EpisodeLog {
     this.reader = new SegmentReader(stream, this.segments, this.counters, ctx);
     this.writer = readOnly || !recovered.active ? null
       : new SegmentWriter(dir, recovered.active, this.segments, settings, () => this.applyRetention(), this.now);
-    this.batch = this.newBatch();
   }
 
   /**
@@ -134,15 +138,24 @@ export class EpisodeLog {
     const size = rawSize(headBytes + schemaBytes, normalized.blocks);
     if (size > LIMITS.episodeRecordBytes) throw badInput(`episode record of ${size} bytes exceeds the limit of ${LIMITS.episodeRecordBytes}`);
     const id = this.nextId++;
-    this.batch.add(id, normalized, headBytes, schemaBytes, size);
     // One promise per commit, shared by its records: they are acknowledged together.
     const pending = (this.pending ??= pendingBatch());
+    let chunk = pending.chunks[pending.chunks.length - 1];
+    // A full chunk is followed by another, never grown: nothing is copied
+    // twice. While a commit is written, the full chunk is encoded at once
+    // (on the libuv pool) rather than when its own commit starts.
+    if (!chunk || (chunk.count > 0 && chunk.used + size > chunk.capacity)) {
+      if (chunk && this.committing && pending.ahead.length === pending.chunks.length - 1) pending.ahead.push(this.writer!.encodeAhead(chunk));
+      pending.chunks.push((chunk = this.spares.pop() ?? this.newChunk()));
+    }
+    chunk.add(id, normalized, headBytes, schemaBytes, size);
+    pending.bytes += size;
     pending.ids.push(id);
     pending.times.push(normalized.time);
     pending.models.push(normalized.model);
     this.counters.appended++;
     this.counters.appendedBytes += size;
-    if (this.batch.used >= this.settings.batchBytes) this.kick();
+    if (pending.bytes >= this.settings.batchBytes) this.kick();
     else this.timer ??= setTimeout(() => {
       this.timer = null;
       this.kick();
@@ -231,7 +244,7 @@ export class EpisodeLog {
     this.timer = null;
     this.committing = this.commit().finally(() => {
       this.committing = null;
-      if (this.due || this.batch.used >= this.settings.batchBytes) {
+      if (this.due || (this.pending?.bytes ?? 0) >= this.settings.batchBytes) {
         this.due = false;
         this.kick();
       }
@@ -239,13 +252,11 @@ export class EpisodeLog {
   }
 
   private async commit(): Promise<void> {
-    const batch = this.batch;
     const records = (this.inflight = this.pending!);
     this.pending = null;
-    this.batch = this.spares.pop() ?? this.newBatch();
     const count = records.ids.length;
     try {
-      await this.writer!.write(batch, records);
+      await this.writer!.write(records.chunks, records.ahead, records);
       this.counters.commits++;
       this.counters.acknowledged += count;
       records.resolve();
@@ -256,14 +267,16 @@ export class EpisodeLog {
       this.ctx.emit('error', errorEvent(err, { stream: this.stream, ids: [records.ids[0], records.ids[count - 1]] }));
     } finally {
       this.inflight = null;
-      batch.reset(this.settings.batchBytes);
-      if (this.spares.length < MAX_SPARE_BATCHES) this.spares.push(batch);
+      for (const chunk of records.chunks) {
+        chunk.reset(this.settings.batchBytes);
+        if (this.spares.length < MAX_SPARE_CHUNKS) this.spares.push(chunk);
+      }
     }
   }
 
-  /** A batch buffer with room for batchBytes and the record that crosses it (untouched pages cost nothing). */
-  private newBatch(): Batch {
-    return new Batch(this.settings.batchBytes + BATCH_SLACK);
+  /** A chunk with room for batchBytes (untouched pages cost nothing); a larger record grows its own. */
+  private newChunk(): Batch {
+    return new Batch(this.settings.batchBytes);
   }
 
   /** Drops what retention lets go, off the event loop: one pass at a time, and close() waits for it. */

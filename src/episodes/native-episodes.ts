@@ -14,9 +14,18 @@ export interface NativeDamage {
   problem: string;
 }
 
+/** Frames encoded ahead of their commit (episodeEncode): opaque, handed back to commit(). */
+export interface NativeEncodedBatch {
+  readonly __encodedBatch?: never;
+}
+
 export interface NativeEpisodeWriter {
-  /** Encodes and appends `count` raw-form records, then fsyncs; [offset, frameBytes] per record. */
-  commit(batch: Uint8Array, count: number, codec: string): Promise<Float64Array>;
+  /**
+   * Appends the frames of `ahead`, then encodes and appends the raw-form
+   * records of the chunks (counts[i] in chunks[i]), then fsyncs once;
+   * [offset, frameBytes] per record, in that order.
+   */
+  commit(ahead: NativeEncodedBatch[], chunks: Uint8Array[], counts: number[], codec: string): Promise<Float64Array>;
   /** Writes the open segment's index atomically, then continues in a new segment. */
   roll(indexPath: string, index: Uint8Array, segmentPath: string, header: SegmentHeader): Promise<void>;
   size(): number;
@@ -47,11 +56,15 @@ export interface NativeRangeRead {
   /** Raw-form records, decoded. */
   buffer: ArrayBuffer;
   starts: Float64Array;
+  /** Per record: equal numbers for consecutive records with byte-identical schemas. */
+  schemas: Uint32Array;
   damages: NativeDamage[];
 }
 
 interface EpisodeAddon {
   episodeWriterOpen(path: string, validBytes: number, level: number): NativeEpisodeWriter;
+  /** Encodes raw-form records into frames without touching a file; the chunks must not change until it settles. */
+  episodeEncode(chunks: Uint8Array[], counts: number[], codec: string, level: number): Promise<NativeEncodedBatch>;
   episodeCreateSegment(path: string, header: SegmentHeader): void;
   episodeScanSegment(path: string): NativeSegmentScan;
   episodeReadRange(path: string, offset: number, length: number, async: true): Promise<NativeRangeRead>;

@@ -1,5 +1,6 @@
 // Records in their raw form (docs/FORMAT.md, "Record"): what append copies
-// into the pending batch and what a range read hands back, decoded. Layout,
+// into the pending batch (record-batch.ts) and what a range read hands back,
+// decoded here. Layout,
 // 8-aligned: u64 id | f64 time | u32 head_len | u32 schema_len | u32
 // block_count | u8 codec 0 | 3 × u8 0 | u32 data_len (the blocks' raw bytes)
 // | u32 0 | block table (u8 element size | 3 × u8 0 | u32 raw_len) | the
@@ -8,113 +9,17 @@
 // form, so a decoded column is a view, never a copy.
 import { CheckpointError } from '../errors.js';
 import { DTYPES, isDtype, type Dtype, type TensorDict, type TypedArray } from '../file/tensors.js';
-import type { BlockSource, ColumnHead, FeatureHead, NormalizedRecord, RecordHead, RecordSchema } from '../validate/episode-record.js';
+import type { ColumnHead, FeatureHead, RecordHead, RecordSchema } from '../validate/episode-record.js';
 import type { Column, DataFrame, StoredEpisode } from './types.js';
 
-const HEADER = 40;
-const ENTRY = 8;
-const align8 = (n: number) => (n + 7) & ~7;
+export const HEADER = 40;
+export const ENTRY = 8;
+export const align8 = (n: number) => (n + 7) & ~7;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Bytes the raw form of a record with this head, schema and these blocks takes. */
-export function rawSize(textBytes: number, blocks: readonly BlockSource[]): number {
-  let at = HEADER + blocks.length * ENTRY + textBytes;
-  for (const b of blocks) at = align8(at) + b.data.byteLength;
-  return align8(at);
-}
 
 // Fields are written and read through typed arrays in host byte order, which
 // is the format's little-endian on every platform Node.js runs tensorkeep on.
 if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) throw new Error('tensorkeep episode logs need a little-endian host');
-
-/** The pending records of one commit, back to back in one buffer. */
-export class Batch {
-  count = 0;
-  used = 0;
-  private buffer!: Buffer;
-  private words!: Uint32Array;
-  private doubles!: Float64Array;
-
-  constructor(capacity: number) {
-    this.setBuffer(Buffer.allocUnsafeSlow(Math.max(align8(capacity), 4096)));
-  }
-
-  private setBuffer(buffer: Buffer): void {
-    this.buffer = buffer;
-    this.words = new Uint32Array(buffer.buffer, buffer.byteOffset, buffer.length / 4);
-    this.doubles = new Float64Array(buffer.buffer, buffer.byteOffset, buffer.length / 8);
-  }
-
-  /** Copies the record in; its arrays may change as soon as this returns. */
-  add(id: number, record: NormalizedRecord, headBytes: number, schemaBytes: number, size: number): void {
-    this.reserve(size);
-    const buf = this.buffer;
-    const words = this.words;
-    const start = this.used; // 8-aligned, like every record
-    const w = start / 4;
-    // Every byte is written, reserved ones and padding as zeros: the batch
-    // buffer is reused, and a memset of the whole record would cost more.
-    words[w] = id % 0x1_0000_0000;
-    words[w + 1] = Math.floor(id / 0x1_0000_0000);
-    this.doubles[start / 8 + 1] = record.time;
-    words[w + 4] = headBytes;
-    words[w + 5] = schemaBytes;
-    words[w + 6] = record.blocks.length;
-    words[w + 7] = 0; // codec raw, 3 zero bytes
-    words[w + 9] = 0;
-    let at = start + HEADER + record.blocks.length * ENTRY;
-    at += buf.write(record.head, at, headBytes, 'utf8');
-    at += buf.write(record.schema, at, schemaBytes, 'utf8');
-    let dataLen = 0;
-    const blocks = record.blocks;
-    for (let i = 0; i < blocks.length; i++) {
-      const { data, elem } = blocks[i];
-      const len = data.byteLength;
-      words[w + HEADER / 4 + 2 * i] = elem; // element size, 3 zero bytes
-      words[w + HEADER / 4 + 2 * i + 1] = len;
-      at = this.pad(at, start);
-      // A byte view per block and TypedArray.set: measured 3× faster than one
-      // native copy call for 33 small blocks (N-API costs per argument).
-      buf.set(data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, len), at);
-      at += len;
-      dataLen += len;
-    }
-    this.pad(at, start);
-    words[w + 8] = dataLen;
-    this.used = start + size;
-    this.count++;
-  }
-
-  /** Zeroes from `at` to the next 8-byte boundary of the record at `start`; returns that boundary. */
-  private pad(at: number, start: number): number {
-    const aligned = start + align8(at - start);
-    if (aligned > at) this.buffer.fill(0, at, aligned);
-    return aligned;
-  }
-
-  /** The bytes to commit. */
-  view(): Uint8Array {
-    return this.buffer.subarray(0, this.used);
-  }
-
-  get capacity(): number {
-    return this.buffer.length;
-  }
-
-  /** Empties the batch; a buffer grown past 4 × `keepBytes` (one huge record) is given back. */
-  reset(keepBytes: number): void {
-    this.count = 0;
-    this.used = 0;
-    if (this.buffer.length > 4 * keepBytes) this.setBuffer(Buffer.allocUnsafeSlow(align8(keepBytes)));
-  }
-
-  private reserve(size: number): void {
-    if (this.used + size <= this.buffer.length) return;
-    const bigger = Buffer.allocUnsafeSlow(align8(Math.max(this.used + size, this.buffer.length * 2)));
-    this.buffer.copy(bigger, 0, 0, this.used);
-    this.setBuffer(bigger);
-  }
-}
 
 /** A decoded record whose head says something its blocks contradict: damage, reported like a failed checksum. */
 function corrupt(message: string): CheckpointError {
@@ -132,6 +37,8 @@ interface BlockPlan {
   kind: Kind;
   dtype: Dtype | null;
   shape: number[] | null;
+  /** The shape's element count. */
+  elements: number | null;
 }
 interface Plan {
   columns: BlockPlan[] | null;
@@ -166,7 +73,10 @@ function planOf(json: string): Plan {
       const k = checkKind(kind, `${what} "${name}"`, strings);
       if (shaped && !(Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0))) throw corrupt(`schema ${what} "${name}" has a malformed shape`);
       const label = `${what} "${name}"`;
-      return { name, label, kind: k, dtype: k === 's' ? null : checkDtype(dtype, label), shape: shaped ? shape : null };
+      return {
+        name, label, kind: k, dtype: k === 's' ? null : checkDtype(dtype, label), shape: shaped ? shape : null,
+        elements: shaped ? (shape as number[]).reduce((a: number, b: number) => a * b, 1) : null,
+      };
     });
   };
   const columns = raw.columns === undefined ? null : named(raw.columns, 'frame column', true, false);
@@ -174,7 +84,7 @@ function planOf(json: string): Plan {
   if (raw.index !== undefined) {
     if (!Array.isArray(raw.index)) throw corrupt('schema index is malformed');
     const kind = checkKind(raw.index[0], 'frame index', false);
-    index = { name: 'index', label: 'frame index', kind, dtype: checkDtype(raw.index[1], 'frame index'), shape: null };
+    index = { name: 'index', label: 'frame index', kind, dtype: checkDtype(raw.index[1], 'frame index'), shape: null, elements: null };
   }
   const features = raw.features === undefined ? null : named(raw.features as FeatureHead[] | ColumnHead[], 'feature', false, true);
   return { columns, index, features, blocks: (columns?.length ?? 0) + (index ? 1 : 0) + (features?.length ?? 0) };
@@ -207,8 +117,65 @@ function parseStrings(id: number, what: string, bytes: Uint8Array): string[] {
   return value;
 }
 
-/** Decodes the raw-form record at `start` of `buffer` (8-aligned); its arrays are views of the buffer. */
-export function decodeRecord(buffer: ArrayBuffer, start: number, words = new Uint32Array(buffer), doubles = new Float64Array(buffer)): StoredEpisode {
+/** Where decoding one record has got to. */
+interface Cursor {
+  buffer: ArrayBuffer;
+  words: Uint32Array;
+  /** The record's start, in words and bytes. */
+  w: number;
+  start: number;
+  /** The next block's bytes start at the 8-byte boundary at or after this. */
+  at: number;
+  block: number;
+  id: number;
+}
+
+function blockCorrupt(c: Cursor, p: BlockPlan, problem: string): CheckpointError {
+  return corrupt(`record ${c.id}: ${p.label} ${problem}`);
+}
+
+/** The next block, as the plan entry says: a TypedArray view, a tensor, or strings. */
+function takeBlock(c: Cursor, p: BlockPlan, rows: number | null): Column {
+  const len = c.words[c.w + HEADER / 4 + 2 * c.block + 1];
+  c.block++;
+  const offset = align8(c.at - c.start) + c.start;
+  c.at = offset + len;
+  if (p.kind === 's') {
+    const strings = parseStrings(c.id, p.label, new Uint8Array(c.buffer, offset, len));
+    if (strings.length !== rows) throw blockCorrupt(c, p, `has ${strings.length} rows, the frame ${rows}`);
+    return strings;
+  }
+  const info = DTYPES[p.dtype!];
+  if (len % info.size !== 0) throw blockCorrupt(c, p, `holds ${len} bytes, not a whole number of ${p.dtype}`);
+  const data: TypedArray = new info.array(c.buffer, offset, len / info.size);
+  if (rows !== null && data.length !== rows) throw blockCorrupt(c, p, `has ${data.length} rows, the frame ${rows}`);
+  if (p.elements !== null && p.elements !== data.length) throw blockCorrupt(c, p, `has shape [${p.shape!.join(', ')}] but ${data.length} elements`);
+  return p.kind === 'a' ? data : { dtype: p.dtype!, shape: p.shape ?? [data.length], data };
+}
+
+/** Decoded records back to back (a range read), and the plans of their schemas by the read's schema number. */
+export class DecodedRecords {
+  readonly words: Uint32Array;
+  readonly doubles: Float64Array;
+  private readonly plans: Plan[] = [];
+
+  constructor(readonly buffer: ArrayBuffer) {
+    this.words = new Uint32Array(buffer);
+    this.doubles = new Float64Array(buffer);
+  }
+
+  /** The plan of schema number `n`, parsed from the record's bytes the first time. */
+  plan(n: number, offset: number, len: number): Plan {
+    return (this.plans[n] ??= planFor(len ? utf8.decode(new Uint8Array(this.buffer, offset, len)) : ''));
+  }
+}
+
+/**
+ * Decodes the raw-form record at `start` (8-aligned) whose schema has number
+ * `schema` in the read; its arrays are views of the read's buffer.
+ */
+export function decodeRecord(read: DecodedRecords, start: number, schema: number): StoredEpisode {
+  const { buffer, words, doubles } = read;
   const w = start / 4;
   const id = words[w] + words[w + 1] * 0x1_0000_0000;
   if (!Number.isSafeInteger(id)) throw corrupt(`record id ${id} is not a safe integer`);
@@ -221,7 +188,7 @@ export function decodeRecord(buffer: ArrayBuffer, start: number, words = new Uin
   let plan: Plan;
   try {
     head = JSON.parse(utf8.decode(new Uint8Array(buffer, at, headLen)));
-    plan = planFor(schemaLen ? utf8.decode(new Uint8Array(buffer, at + headLen, schemaLen)) : '');
+    plan = read.plan(schema, at + headLen, schemaLen);
   } catch (err) {
     if (err instanceof CheckpointError) throw new CheckpointError(err.code, `record ${id}: ${err.message}`);
     throw corrupt(`record ${id}: head is not UTF-8 JSON (${(err as Error).message})`);
@@ -235,42 +202,23 @@ export function decodeRecord(buffer: ArrayBuffer, start: number, words = new Uin
   if (head.action !== undefined) out.action = head.action as StoredEpisode['action'];
   if (head.reward !== undefined) out.reward = typeof head.reward === 'string' ? REWARD_NAMES[head.reward] : head.reward;
   if (head.context !== undefined) out.context = head.context as StoredEpisode['context'];
-  let block = 0;
-  /** The next block, as the plan entry says: a TypedArray view, a tensor, or strings. */
-  const take = (p: BlockPlan, rows: number | null): Column => {
-    const len = words[w + HEADER / 4 + 2 * block + 1];
-    block++;
-    at = align8(at - start) + start;
-    const offset = at;
-    at += len;
-    const what = `record ${id}: ${p.label}`;
-    if (p.kind === 's') {
-      const strings = parseStrings(id, p.label, new Uint8Array(buffer, offset, len));
-      if (strings.length !== rows) throw corrupt(`${what} has ${strings.length} rows, the frame ${rows}`);
-      return strings;
-    }
-    const info = DTYPES[p.dtype!];
-    if (len % info.size !== 0) throw corrupt(`${what} holds ${len} bytes, not a whole number of ${p.dtype}`);
-    const data: TypedArray = new info.array(buffer, offset, len / info.size);
-    const shape = p.shape ?? [data.length];
-    if (rows !== null && data.length !== rows) throw corrupt(`${what} has ${data.length} rows, the frame ${rows}`);
-    if (p.shape && p.shape.reduce((a, b) => a * b, 1) !== data.length) throw corrupt(`${what} has shape [${shape.join(', ')}] but ${data.length} elements`);
-    return p.kind === 'a' ? data : { dtype: p.dtype!, shape, data };
-  };
+  // Module-level functions and a plain cursor rather than closures: this runs
+  // for every block of every record, and a transpiler may wrap each closure.
+  const c: Cursor = { buffer, words, w, start, at, block: 0, id };
   if (plan.columns) {
     const rows = head.rows;
     if (!Number.isSafeInteger(rows)) throw corrupt(`record ${id}: a frame without rows`);
     const columns: Record<string, Column> = {};
-    for (const p of plan.columns) columns[p.name] = take(p, rows!);
+    for (const p of plan.columns) columns[p.name] = takeBlock(c, p, rows!);
     const frame: DataFrame = { columns };
-    if (plan.index) frame.index = take(plan.index, rows!) as DataFrame['index'];
+    if (plan.index) frame.index = takeBlock(c, plan.index, rows!) as DataFrame['index'];
     out.frame = frame;
   }
   if (plan.features) {
     const features: TensorDict = {};
-    for (const p of plan.features) features[p.name] = take(p, null) as TensorDict[string];
+    for (const p of plan.features) features[p.name] = takeBlock(c, p, null) as TensorDict[string];
     out.features = features;
   }
-  if (block !== count) throw corrupt(`record ${id} holds ${count} blocks, its schema places ${block}`);
+  if (c.block !== count) throw corrupt(`record ${id} holds ${count} blocks, its schema places ${c.block}`);
   return out;
 }

@@ -6,7 +6,7 @@ import { callNativeAsync, CheckpointError } from '../errors.js';
 import { errorEvent, type Emit } from '../events.js';
 import type { Logger } from '../logger.js';
 import { episodeNative, type NativeDamage } from './native-episodes.js';
-import { decodeRecord } from './record-codec.js';
+import { decodeRecord, DecodedRecords } from './record-codec.js';
 import { blockMatches, type IndexBlock, type SegmentInfo } from './segment-index.js';
 import type { EpisodeDamage, EpisodeStats, ReplayQuery, StoredEpisode } from './types.js';
 
@@ -25,6 +25,11 @@ interface ReadRun {
 }
 
 const byTimeThenId = (a: StoredEpisode, b: StoredEpisode) => a.time - b.time || a.id - b.id;
+
+function inOrder(records: StoredEpisode[]): boolean {
+  for (let k = 1; k < records.length; k++) if (byTimeThenId(records[k - 1], records[k]) > 0) return false;
+  return true;
+}
 
 function matches(r: StoredEpisode, q: ReplayQuery): boolean {
   return (q.from === undefined || r.time >= q.from) && (q.to === undefined || r.time <= q.to)
@@ -72,10 +77,14 @@ export class SegmentReader {
     for (let i = 0; ;) {
       // Records of runs not read yet are no earlier than the next run's first time.
       if (i < runs.length && (heap.length === 0 || runs[i].minTime <= heap.peek()!.time)) {
-        const records = await reads.get(i)!;
+        const records = (await reads.get(i)!).filter((r) => matches(r, q));
         reads.delete(i);
         fetch(++i + READ_AHEAD - 1);
-        for (const r of records) if (matches(r, q)) heap.push(r);
+        // The common case, a run in order and before every record still to
+        // come, needs no merge: it is yielded as it is.
+        const last = records[records.length - 1];
+        if (heap.length === 0 && last && (i >= runs.length || runs[i].minTime > last.time) && inOrder(records)) yield* records;
+        else for (const r of records) heap.push(r);
         continue;
       }
       const r = heap.pop();
@@ -130,11 +139,10 @@ export class SegmentReader {
     this.counters.reads.bytes += run.bytes;
     for (const d of read.damages) this.reportDamage(run.segment, d);
     const out: StoredEpisode[] = [];
-    const words = new Uint32Array(read.buffer);
-    const doubles = new Float64Array(read.buffer);
-    for (const start of read.starts) {
+    const decoded = new DecodedRecords(read.buffer);
+    for (let i = 0; i < read.starts.length; i++) {
       try {
-        out.push(decodeRecord(read.buffer, start, words, doubles));
+        out.push(decodeRecord(decoded, read.starts[i], read.schemas[i]));
       } catch (err) {
         this.reportDamage(run.segment, { offset: run.offset, bytes: run.bytes, problem: (err as Error).message });
       }

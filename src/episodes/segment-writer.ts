@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import { callNative, callNativeAsync } from '../errors.js';
 import type { EpisodeSettings } from '../validate/episode-options.js';
-import { episodeNative, type NativeEpisodeWriter } from './native-episodes.js';
-import type { Batch } from './record-codec.js';
+import { episodeNative, type NativeEncodedBatch, type NativeEpisodeWriter } from './native-episodes.js';
+import type { Batch } from './record-batch.js';
 import { encodeIndex, indexFile, indexRecord, segmentFile, type SegmentInfo } from './segment-index.js';
 
 /** The records of one commit, as the index needs them. */
@@ -34,11 +34,29 @@ export class SegmentWriter {
     this.writer = callNative(() => episodeNative.episodeWriterOpen(active.path, active.bytes, settings.level));
   }
 
-  /** Writes and fsyncs a batch, then indexes its records: they are acknowledged when this resolves. */
-  async write(batch: Batch, records: BatchRecords): Promise<void> {
+  /** Starts encoding a full chunk while an earlier commit is written; write() takes the result. */
+  encodeAhead(chunk: Batch): Promise<NativeEncodedBatch> {
+    const encoded = callNativeAsync(() => episodeNative.episodeEncode([chunk.view()], [chunk.count], this.settings.codec, this.settings.level));
+    encoded.catch(() => undefined); // write() awaits it
+    return encoded;
+  }
+
+  /**
+   * Writes and fsyncs a batch, then indexes its records: they are
+   * acknowledged when this resolves. `ahead` holds the encodings of its
+   * first chunks, started by encodeAhead(); the rest are encoded here.
+   */
+  async write(chunks: readonly Batch[], ahead: readonly Promise<NativeEncodedBatch>[], records: BatchRecords): Promise<void> {
+    // Encodings read the chunks: they settle before anything can fail and the chunks be reused.
+    const settled = await Promise.allSettled(ahead);
     try {
+      const encoded = settled.map((s) => {
+        if (s.status === 'rejected') throw s.reason;
+        return s.value;
+      });
       if (this.needsRoll || this.writer.broken() || this.active.bytes >= this.settings.segmentBytes) await this.roll(records.ids[0]);
-      const written = await callNativeAsync(() => this.writer.commit(batch.view(), batch.count, this.settings.codec));
+      const rest = chunks.slice(encoded.length);
+      const written = await callNativeAsync(() => this.writer.commit(encoded, rest.map((c) => c.view()), rest.map((c) => c.count), this.settings.codec));
       for (let i = 0; i < records.ids.length; i++)
         indexRecord(this.active, { offset: written[2 * i], frameBytes: written[2 * i + 1], id: records.ids[i], time: records.times[i], model: records.models[i] }, this.settings.indexBytes);
       this.active.bytes = this.writer.size();

@@ -54,6 +54,20 @@ describe('group commit', () => {
     await store.close();
   });
 
+  it('a burst that outruns the disk: chunks filled while a commit is written are encoded ahead and land in order, one fsync per commit', async () => {
+    const store = await freshStore(root);
+    const log = store.episodes('burst', { commitMs: 60_000, batchBytes: 1 }); // 4 KiB chunks: a few ticks each
+    native.setFaultPlan('op=fsync'); // counts fsyncs, fails none
+    const appended = Array.from({ length: 60 }, (_, i) => log.append(tick(i)));
+    await Promise.all(appended.map((a) => a.durable));
+    expect(log.stats()).toMatchObject({ commits: 2, acknowledged: 60, pending: 0 }); // the first record alone, then the rest
+    expect(native.faultCallCount()).toBe(2);
+    const back = await collect(log.replay());
+    expect(back.map((r) => r.id)).toEqual(appended.map((a) => a.id));
+    back.forEach((r, i) => expect(r).toEqual({ ...tick(i), id: appended[i].id }));
+    await store.close();
+  });
+
   it('close() acknowledges what is pending', async () => {
     const store = await freshStore(root);
     const log = store.episodes('closing', { commitMs: 60_000 });
