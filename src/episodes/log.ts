@@ -11,15 +11,15 @@ import { errorEvent, type Emit } from '../events.js';
 import type { Logger } from '../logger.js';
 import { native, type NativeLock } from '../native.js';
 import { resolveEpisodeOptions, type EpisodeKeep, type EpisodeSettings } from '../validate/episode-options.js';
-import { Batch, rawSize } from './record-batch.js';
+import { rawSize } from './record-batch.js';
+import { ChunkPool, pendingBatch, type PendingBatch } from './pending-batch.js';
 import { SegmentReader } from './segment-reader.js';
 import { LIMITS } from '../validate/limits.js';
 import { recoverStream } from './recovery.js';
 import { writeArrowExport, type ExportResult } from './arrow-export.js';
 import { planEpisodeRetention } from './retention.js';
 import { indexFile, segmentRecords, timeRange, type SegmentInfo } from './segment-index.js';
-import { SegmentWriter, type BatchRecords } from './segment-writer.js';
-import type { NativeEncodedBatch } from './native-episodes.js';
+import { SegmentWriter } from './segment-writer.js';
 import { checkQuery, normalizeRecord } from '../validate/episode-record.js';
 import type { AppendResult, EpisodeLogOptions, EpisodeRecord, EpisodeRef, EpisodeStats, ReplayQuery, StoredEpisode } from './types.js';
 
@@ -33,28 +33,6 @@ export interface EpisodeContext {
   keep: EpisodeKeep;
 }
 
-/** The records of one commit, the chunks holding them, and the promise they share. */
-interface PendingBatch extends BatchRecords {
-  chunks: Batch[];
-  /** Encodings of the first chunks, started while an earlier commit was written. */
-  ahead: Promise<NativeEncodedBatch>[];
-  /** Raw bytes of the records. */
-  bytes: number;
-  durable: Promise<void>;
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
-function pendingBatch(): PendingBatch {
-  let settle!: Pick<PendingBatch, 'resolve' | 'reject'>;
-  const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  durable.catch(() => undefined); // failures also go to stats, the logger and the 'error' event
-  return { ids: [], times: [], models: [], chunks: [], ahead: [], bytes: 0, durable, ...settle };
-}
-
-/** Chunk buffers kept for reuse (a burst that outruns the disk fills several before a commit takes them). */
-const MAX_SPARE_CHUNKS = 8;
-
 export class EpisodeLog {
   /** What recovery at open repaired or found damaged. */
   readonly repairs: readonly string[];
@@ -63,7 +41,7 @@ export class EpisodeLog {
   private readonly writer: SegmentWriter | null;
   private nextId: number;
   /** Committed chunk buffers, kept for reuse: written pages copy at memory speed, fresh ones fault in page by page. */
-  private readonly spares: Batch[] = [];
+  private readonly chunks: ChunkPool;
   private pending: PendingBatch | null = null;
   private inflight: PendingBatch | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -93,6 +71,7 @@ export class EpisodeLog {
     this.nextId = recovered.nextId;
     this.counters.damaged = recovered.damages.length;
     this.reader = new SegmentReader(stream, this.segments, this.counters, ctx);
+    this.chunks = new ChunkPool(settings.batchBytes);
     this.writer = readOnly || !recovered.active ? null
       : new SegmentWriter(dir, recovered.active, this.segments, settings, () => this.applyRetention(), this.now);
   }
@@ -146,7 +125,7 @@ export class EpisodeLog {
     // (on the libuv pool) rather than when its own commit starts.
     if (!chunk || (chunk.count > 0 && chunk.used + size > chunk.capacity)) {
       if (chunk && this.committing && pending.ahead.length === pending.chunks.length - 1) pending.ahead.push(this.writer!.encodeAhead(chunk));
-      pending.chunks.push((chunk = this.spares.pop() ?? this.newChunk()));
+      pending.chunks.push((chunk = this.chunks.take()));
     }
     chunk.add(id, normalized, headBytes, schemaBytes, size);
     pending.bytes += size;
@@ -267,16 +246,8 @@ export class EpisodeLog {
       this.ctx.emit('error', errorEvent(err, { stream: this.stream, ids: [records.ids[0], records.ids[count - 1]] }));
     } finally {
       this.inflight = null;
-      for (const chunk of records.chunks) {
-        chunk.reset(this.settings.batchBytes);
-        if (this.spares.length < MAX_SPARE_CHUNKS) this.spares.push(chunk);
-      }
+      this.chunks.giveBack(records.chunks);
     }
-  }
-
-  /** A chunk with room for batchBytes (untouched pages cost nothing); a larger record grows its own. */
-  private newChunk(): Batch {
-    return new Batch(this.settings.batchBytes);
   }
 
   /** Drops what retention lets go, off the event loop: one pass at a time, and close() waits for it. */
