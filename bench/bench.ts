@@ -22,6 +22,7 @@ const { values: args, positionals } = parseArgs({
     scale: { type: 'string', default: '1' },
     time: { type: 'string', default: '500' },
     iterations: { type: 'string', default: '3' },
+    turn: { type: 'string', default: '100' },
     workloads: { type: 'string', default: Object.keys(WORKLOADS).join(',') },
     variants: { type: 'string', default: VARIANTS.join(',') },
     dir: { type: 'string' },
@@ -49,6 +50,7 @@ const options: SuiteOptions = {
   scale,
   time: Number(args.time),
   iterations: Number(args.iterations),
+  turn: Number(args.turn),
   workloads: args.workloads.split(',') as WorkloadName[],
   variants: args.variants.split(',') as Variant[],
   // The MLP's training shrinks with the workloads (1000 steps at scale 1: ten periodic saves).
@@ -60,6 +62,7 @@ const options: SuiteOptions = {
 if (!(scale > 0 && scale <= 1)) fail(`Expected --scale in (0, 1] but received ${args.scale}`);
 if (!(options.time >= 0)) fail(`Expected a number of ms for --time but received ${args.time}`);
 if (!(Number.isInteger(options.iterations) && options.iterations >= 1)) fail(`Expected a positive integer for --iterations but received ${args.iterations}`);
+if (!(options.turn >= 0)) fail(`Expected a number of ms for --turn but received ${args.turn}`);
 if (options.memoryBudgetMB !== undefined && !(options.memoryBudgetMB >= 0)) fail(`Expected a number of MB for --memory-budget but received ${args['memory-budget']}`);
 if (options.maxLive !== undefined && !(Number.isInteger(options.maxLive) && options.maxLive >= 1)) fail(`Expected a positive integer for --max-live but received ${args['max-live']}`);
 for (const w of options.workloads) if (!Object.hasOwn(WORKLOADS, w)) fail(`Expected --workloads from ${Object.keys(WORKLOADS).join(', ')} but received ${w}`);

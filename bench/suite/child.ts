@@ -14,8 +14,8 @@ export interface Job {
   dir: string;
 }
 
-/** What the parent asks for: the timed work of one round. */
-export interface Query { round: number }
+/** What the parent asks for: the timed work of one turn in a round, saves back to back for turnMs (at least one). */
+export interface Query { round: number; turnMs: number }
 
 await serve(async (job: Job) => {
   const c = contender(job.contender);
@@ -24,5 +24,5 @@ await serve(async (job: Job) => {
   // into buffers of their own: with every contender alive at once, memory counts.
   const into = c.kind === 'limit' ? [] : tensors.map(([name, t]): [string, Tensor] => [name, { ...t, data: new Float32Array(t.data.length).fill(1) }]);
   const measured = await prepare(c, { dir: job.dir, tensors, into });
-  return { ready: measured.ready, server: { request: (q: Query) => measured.round(q.round), end: () => measured.end() } };
+  return { ready: measured.ready, server: { request: (q: Query) => measured.round(q.round, q.turnMs), end: () => measured.end() } };
 });

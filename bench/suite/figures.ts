@@ -52,11 +52,14 @@ export function meanOf(f: Figures, figure: FigureName): number | null {
   return figure === 'stall' ? f.stallMs : figure === 'durable' ? f.durableMs : f.loadMs;
 }
 
-/** Per round, the figure's sample (a round has at most one per contender). */
+/** Per round, the median of the figure's samples in the contender's turn. */
 export function byRound(f: Figures, figure: FigureName): Map<number, number> {
-  if (figure === 'load') return new Map(f.loadSamples ?? []);
   if (figure === 'durable' && f.durableMs === null) return new Map();
-  return new Map((f.saveSamples ?? []).map(([round, stall, done]) => [round, figure === 'stall' ? stall : done]));
+  const samples: Array<[number, number]> = figure === 'load' ? f.loadSamples ?? []
+    : (f.saveSamples ?? []).map(([round, stall, done]) => [round, figure === 'stall' ? stall : done]);
+  const turns = new Map<number, number[]>();
+  for (const [round, v] of samples) turns.set(round, [...(turns.get(round) ?? []), v]);
+  return new Map([...turns].map(([round, vs]) => [round, summarize(vs).spread.median]));
 }
 
 export function figuresOfSamples(contender: Contender, samples: Placed[], ready: Ready, end: End): Figures {

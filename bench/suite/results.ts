@@ -49,6 +49,8 @@ export interface SuiteOptions {
   time: number;
   /** Minimum samples per contender, after one warm-up. */
   iterations: number;
+  /** A contender's turn in a round: saves back to back for this many ms (at least one). */
+  turn: number;
   workloads: WorkloadName[];
   /** fp32 as drawn, and/or every value rounded to bf16 precision. */
   variants: Variant[];

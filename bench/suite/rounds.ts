@@ -1,8 +1,8 @@
 // One tensor set, its contenders alive together in a process each (all of
 // them, or as many as memory holds: waves.ts), driven in rounds: round r asks
-// each contender in turn (starting one further along each round) for one
-// timed save and load, until each has its samples and the wave's time budget
-// is spent. A minute of slow disk then lands on every contender of the wave
+// each contender in turn (starting one further along each round) for a turn
+// of timed saves and loads (measure.ts), until each has its samples and the
+// wave's time budget is spent. A minute of slow disk then lands on every contender of the wave
 // alike, and the report can pair them round by round. Then the next wave.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 
 interface Entrant {
   contender: Contender;
-  child: Served<Ready, Query, RoundSample, End>;
+  child: Served<Ready, Query, RoundSample[], End>;
   /** Its own directory, deleted with what it saved once its wave is done. */
   dir: string;
   ready?: Ready;
@@ -53,9 +53,9 @@ async function setUp(dir: string, file: string, contender: Contender): Promise<S
 async function driveRounds(entrants: Entrant[], options: SuiteOptions, firstRound: number): Promise<number> {
   // Warm-ups one at a time, once all are set up: each one's time decides whether it is slow.
   for (const e of entrants.filter((e) => !e.error)) {
-    const warm = await e.child.request({ round: WARM_UP });
+    const warm = await e.child.request({ round: WARM_UP, turnMs: 0 });
     if ('error' in warm) e.error = warm.error;
-    else e.slow = warm.figures.save.doneMs > SLOW_SAVE_MS;
+    else e.slow = warm.figures[0].save.doneMs > SLOW_SAVE_MS;
   }
   const budgetMs = options.time * entrants.length;
   const started = performance.now();
@@ -64,9 +64,9 @@ async function driveRounds(entrants: Entrant[], options: SuiteOptions, firstRoun
     // Rotated so that no contender always runs just after the same one (or first, on a rested disk).
     const order = asked.map((_, i) => asked[(i + rounds) % asked.length]);
     for (const [position, e] of order.entries()) {
-      const outcome = await e.child.request({ round: firstRound + rounds });
+      const outcome = await e.child.request({ round: firstRound + rounds, turnMs: options.turn });
       if ('error' in outcome) e.error = outcome.error;
-      else e.samples.push({ ...outcome.figures, position });
+      else e.samples.push(...outcome.figures.map((sample) => ({ ...sample, position })));
     }
     asked = due(entrants, options, performance.now() - started >= budgetMs);
   }

@@ -115,8 +115,9 @@ export function limitNotes(set: SetResult): string {
 }
 
 export const SET_LEGEND = [
-  'stall / done / load ms: mean [min / median / max] over the rounds. Ratio cells: ÷ the best baseline\'s · ÷ the limit\'s, each the ratio',
-  'of medians (p10–p90 of the per-round ratios: a round times every contender of its wave once, in turn, so pairs share the same minute of disk).',
+  'stall / done / load ms: mean [min / median / max] over the samples. Ratio cells: ÷ the best baseline\'s · ÷ the limit\'s, each the ratio of',
+  'medians (p10–p90 of the per-round ratios: a round gives every contender of its wave a turn, saves back to back for --turn ms, and',
+  'pairs the medians of their turns, which share the same minute of disk).',
   'Waves: when memory holds fewer children than contenders, each wave shares its own rounds; a ratio between two waves is the ratio of',
   'medians only (spread "—"), and a limit pairs per round only with its best candidate\'s wave.',
   'Other cells: the figure (÷ the best baseline\'s, ÷ the limit\'s). Below 1× is better for every figure.',

@@ -28,13 +28,13 @@ describe('npm run bench at the smallest scale', () => {
 
   beforeAll(async () => {
     // One set keeps the test fast: a child process per contender costs ~0.3 s of start-up.
-    // Two samples each: the least that shows the rounds alternating.
-    ({ stdout } = await bench('--scale', '0.001', '--time', '0', '--iterations', '2', '--workloads', 'dqn-100k', '--variants', 'fp32', '--dir', dir, '--out', out));
+    // Two samples each, one save a turn: the least that shows the rounds alternating.
+    ({ stdout } = await bench('--scale', '0.001', '--time', '0', '--iterations', '2', '--turn', '0', '--workloads', 'dqn-100k', '--variants', 'fp32', '--dir', dir, '--out', out));
     result = JSON.parse(readFileSync(out, 'utf8')) as SuiteResult;
   }, 60_000);
 
   it('prints a table with a row per contender, and the pipeline goals', () => {
-    for (const heading of ['### dqn-100k x0.001 — 6 tensors', '### Save pipeline']) expect(stdout).toContain(heading);
+    for (const heading of ['### dqn-100k x0.001 — 6 tensors', '### Goals']) expect(stdout).toContain(heading);
     const header = stdout.split('\n').filter((l) => l.startsWith('| contender '));
     expect(header).toHaveLength(1);
     expect(header[0].split('|').map((c) => c.trim()).filter(Boolean))
@@ -184,6 +184,24 @@ describe('npm run bench at the smallest scale', () => {
   });
 });
 
+describe('npm run bench with turns of several saves', () => {
+  it('saves back to back for --turn ms in each turn; a round\'s figure is the median of its turn', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'result.json');
+    await bench('--scale', '0.001', '--time', '0', '--iterations', '1', '--turn', '50', '--workloads', 'dqn-100k', '--variants', 'fp32', '--dir', dir, '--out', out);
+    const [set] = (JSON.parse(readFileSync(out, 'utf8')) as SuiteResult).sets;
+    expect(set.rounds).toBe(1);
+    const tk = set.rows.find((r) => r.id === DEFAULT_TK)!.figures!;
+    const samples = tk.saveSamples!;
+    // A 1.3 KB save (with its load and the deletion of the one before) takes a few ms: the turn held more than one.
+    expect(samples.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(samples.map(([round]) => round))).toEqual(new Set([0]));
+    const stalls = samples.map(([, stall]) => stall).sort((a, b) => a - b);
+    const median = stalls.length % 2 ? stalls[(stalls.length - 1) / 2] : (stalls[stalls.length / 2 - 1] + stalls[stalls.length / 2]) / 2;
+    expect(byRound(tk, 'stall').get(0)).toBeCloseTo(median, 9);
+  }, 60_000);
+});
+
 describe('npm run bench with memory for a few contenders at a time', () => {
   const dir = tempDir();
   const out = join(dir, 'result.json');
@@ -192,7 +210,7 @@ describe('npm run bench with memory for a few contenders at a time', () => {
 
   beforeAll(async () => {
     // A child at this scale reserves ~200 MB (its ~100 MB and 100 MB of growth): 1000 MB hold a few of them per wave.
-    ({ stdout } = await bench('--scale', '0.001', '--time', '0', '--iterations', '2', '--workloads', 'dqn-100k', '--variants', 'fp32', '--memory-budget', '1000', '--dir', dir, '--out', out));
+    ({ stdout } = await bench('--scale', '0.001', '--time', '0', '--iterations', '2', '--turn', '0', '--workloads', 'dqn-100k', '--variants', 'fp32', '--memory-budget', '1000', '--dir', dir, '--out', out));
     result = JSON.parse(readFileSync(out, 'utf8')) as SuiteResult;
   }, 60_000);
 
