@@ -11,8 +11,13 @@
 namespace tk {
 
 int hardware_threads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : int(std::min(n, 64u));
+  // Asked once: glibc answers by reading /sys/devices/system/cpu/online,
+  // three opens and reads per save otherwise.
+  static const int threads = [] {
+    unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : int(std::min(n, 64u));
+  }();
+  return threads;
 }
 
 int threads_for(uint64_t bytes, int threads, uint64_t min_bytes_per_thread) {
