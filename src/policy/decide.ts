@@ -64,9 +64,10 @@ export function initialState(): TrackerState {
 }
 
 /**
- * The tracker after a checkpoint it never saw (one adopted at open): its
- * metrics become bests where they beat them, and its step counts as saved,
- * so a worse model after the restart is not an improvement.
+ * The tracker after a checkpoint it never saw (one adopted at open, as after
+ * a power cut that took its commit record): its metrics become bests where
+ * they beat them, and its step and time count as saved, so a worse model
+ * after the restart is not an improvement and the interval clocks run from it.
  */
 export function foldCheckpoint(
   monitor: PolicyConfig['monitor'], state: TrackerState, checkpoint: { step: number; time: number; metrics: Record<string, number> },
@@ -76,7 +77,11 @@ export function foldCheckpoint(
     const value = checkpoint.metrics[name];
     if (isImprovement(direction, value, best[name]?.value, 0, 0)) best[name] = { value, step: checkpoint.step, time: checkpoint.time };
   }
-  return { ...state, best, lastSavedStep: Math.max(state.lastSavedStep ?? checkpoint.step, checkpoint.step) };
+  return {
+    ...state, best,
+    lastSavedStep: Math.max(state.lastSavedStep ?? checkpoint.step, checkpoint.step),
+    lastSavedTime: Math.max(state.lastSavedTime ?? checkpoint.time, checkpoint.time),
+  };
 }
 
 /** Whether `value` beats `best` by more than max(minDelta, |best|·minRelative). */

@@ -2,7 +2,7 @@
 // presets.
 import { describe, expect, it } from 'vitest';
 import {
-  applyDecision, decide, initialState, isImprovement, presetConfig,
+  applyDecision, decide, foldCheckpoint, initialState, isImprovement, presetConfig,
   type Decision, type Direction, type PolicyConfig, type Report, type TrackerState,
 } from '../../src/policy/decide.js';
 
@@ -236,6 +236,33 @@ describe('interval saves', () => {
     expect(decisions.map((d) => [d.reasons, d.category])).toEqual([
       [['improved'], 'best'], [[], null], [['improved', 'steps'], 'best'], [['improved'], 'best'], [['steps'], 'periodic'],
     ]);
+  });
+});
+
+describe('a checkpoint the tracker never saw (adopted at open)', () => {
+  const monitor: PolicyConfig['monitor'] = [['loss', 'min']];
+
+  it('its better metrics become bests, and its step and time count as saved', () => {
+    const before = stateWithBest({ loss: 0.5 }, { lastSavedStep: 100, lastSavedTime: T0 });
+    const after = foldCheckpoint(monitor, before, { step: 200, time: T0 + 5 * MIN, metrics: { loss: 0.3 } });
+    expect(after.best.loss).toEqual({ value: 0.3, step: 200, time: T0 + 5 * MIN });
+    expect(after).toMatchObject({ lastSavedStep: 200, lastSavedTime: T0 + 5 * MIN });
+    // The interval clock runs from the adopted save: ten minutes after it, not after the one before.
+    const cfg = config({ monitor: [], every: { minutes: 10 } });
+    expect(decide(cfg, after, { step: 201, metrics: {} }, T0 + 12 * MIN).save).toBe(false);
+    expect(decide(cfg, after, { step: 202, metrics: {} }, T0 + 15 * MIN).save).toBe(true);
+  });
+
+  it('an older or worse one moves nothing back', () => {
+    const before = stateWithBest({ loss: 0.2 }, { lastSavedStep: 300, lastSavedTime: T0 + 9 * MIN });
+    const after = foldCheckpoint(monitor, before, { step: 200, time: T0, metrics: { loss: 0.3 } });
+    expect(after.best.loss.value).toBe(0.2);
+    expect(after).toMatchObject({ lastSavedStep: 300, lastSavedTime: T0 + 9 * MIN });
+  });
+
+  it('into a fresh tracker', () => {
+    const after = foldCheckpoint(monitor, initialState(), { step: 7, time: T0, metrics: { loss: 1 } });
+    expect(after).toMatchObject({ lastSavedStep: 7, lastSavedTime: T0, best: { loss: { value: 1, step: 7, time: T0 } } });
   });
 });
 
