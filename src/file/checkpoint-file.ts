@@ -3,7 +3,7 @@
 // write and read also have a *Sync twin that runs on the calling thread,
 // for callers that are already off the event loop (a worker thread).
 import { badInput, callNative, callNativeAsync, CheckpointError } from '../errors.js';
-import { native, type NativeReader } from '../native.js';
+import { native, type NativeReader, type NativeWriteOptions } from '../native.js';
 import { path as checkPathArg } from '../validate/checks.js';
 import { checkFields, checkReadOptions, checkVerifyOptions, checkWriteOptions } from '../validate/file-args.js';
 import { normalizeTensors } from '../validate/tensors.js';
@@ -66,7 +66,7 @@ export function writeCheckpointSync(
   return writeToSync(path, tensors, fields, options, CALLER);
 }
 
-export async function writeTo(
+async function writeTo(
   path: string, tensors: TensorInput, fields: CheckpointFields, options: WriteOptions, links: Links,
 ): Promise<CheckpointIndex> {
   const { specs, head, native: opts } = writeArgs(path, tensors, fields, options);
@@ -74,11 +74,30 @@ export async function writeTo(
   return parseIndex(result.indexJson, path, result.fileBytes);
 }
 
-export function writeToSync(
+function writeToSync(
   path: string, tensors: TensorInput, fields: CheckpointFields, options: WriteOptions, links: Links,
 ): CheckpointIndex {
   const { specs, head, native: opts } = writeArgs(path, tensors, fields, options);
-  const result = callNative(() => native.writeCheckpoint(path, specs, head, opts, false, links));
+  return writeNativeSync(path, specs, head, opts, links);
+}
+
+/**
+ * The store's own writes: tensors normalized and fields checked when they
+ * were reported (validate/report.ts), so a save of many tensors is not
+ * walked twice more on its way to the addon, which checks them again.
+ */
+export async function writeCheckedTo(path: string, specs: TensorSpec[], fields: CheckpointFields, options: WriteOptions): Promise<CheckpointIndex> {
+  const result = await callNativeAsync(() => native.writeCheckpoint(path, specs, headJson(fields), checkWriteOptions(options), true, STORE));
+  return parseIndex(result.indexJson, path, result.fileBytes);
+}
+
+/** writeCheckedTo() on the calling thread (a worker's). */
+export function writeCheckedToSync(path: string, specs: TensorSpec[], fields: CheckpointFields, options: WriteOptions): CheckpointIndex {
+  return writeNativeSync(path, specs, headJson(fields), checkWriteOptions(options), STORE);
+}
+
+function writeNativeSync(path: string, specs: TensorSpec[], head: string, options: NativeWriteOptions, links: Links): CheckpointIndex {
+  const result = callNative(() => native.writeCheckpoint(path, specs, head, options, false, links));
   return parseIndex(result.indexJson, path, result.fileBytes);
 }
 

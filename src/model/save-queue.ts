@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import { badInput, callNative, CheckpointError } from '../errors.js';
-import { STORE, writeTo } from '../file/checkpoint-file.js';
+import { writeCheckedTo } from '../file/checkpoint-file.js';
 import { type Category, type CheckpointIndex, type CheckpointInfo, type Metrics, type WriteOptions } from '../file/types.js';
-import type { TensorLike, TensorSpec } from '../file/tensors.js';
+import type { TensorSpec } from '../file/tensors.js';
 import type { Catalog } from '../durability/catalog.js';
 import { checkpointFileName } from '../durability/records.js';
 import { native } from '../native.js';
@@ -209,7 +209,7 @@ export class SaveQueue {
       ? this.ctx.workers.run<CheckpointIndex>({ kind: 'persist', path, slab: staged.slab.buffer, tensors: staged.slab.layout, fields, options: this.compression })
       // Borrowed arrays are not shared memory a worker could see: the addon
       // writes them from a libuv thread, reading them in place.
-      : writeTo(path, staged.tensors.map((t) => [t.name, t] as [string, TensorLike]), fields, this.compression, STORE);
+      : writeCheckedTo(path, staged.tensors, fields, this.compression);
     let index: CheckpointIndex;
     try {
       index = await once();

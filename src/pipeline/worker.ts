@@ -3,11 +3,11 @@
 // waits on the disk. Failures come back as values: an Error thrown across
 // the thread boundary would lose its `code`.
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { readFromSync, STORE, writeToSync } from '../file/checkpoint-file.js';
+import { readFromSync, STORE, writeCheckedToSync } from '../file/checkpoint-file.js';
 import { type CheckpointFields, type LoadedCheckpoint, type WriteOptions } from '../file/types.js';
 import { callNative, CheckpointError, type ErrorCode } from '../errors.js';
 import { native } from '../native.js';
-import { DTYPES, type Dtype, type TensorLike } from '../file/tensors.js';
+import { DTYPES, type Dtype, type TensorSpec } from '../file/tensors.js';
 
 /** Where a staged tensor lives in a shared slab. */
 export interface SlabTensor { name: string; dtype: Dtype; shape: number[]; offset: number; byteLength: number }
@@ -32,11 +32,11 @@ function asFailure(err: unknown): WorkerFailure {
 }
 
 function persist(task: Extract<WorkerTask, { kind: 'persist' }>) {
-  const tensors = task.tensors.map((t): [string, TensorLike] => {
+  const tensors = task.tensors.map((t): TensorSpec => {
     const { array, size } = DTYPES[t.dtype];
-    return [t.name, { dtype: t.dtype, shape: t.shape, data: new array(task.slab, t.offset, t.byteLength / size) }];
+    return { name: t.name, dtype: t.dtype, shape: t.shape, data: new array(task.slab, t.offset, t.byteLength / size) };
   });
-  return writeToSync(task.path, tensors, task.fields, task.options, STORE);
+  return writeCheckedToSync(task.path, tensors, task.fields, task.options);
 }
 
 /** A loaded checkpoint whose tensor buffers move to the caller's thread instead of being copied. */
