@@ -1,6 +1,6 @@
 // A contender's figures in a set, from its round-tagged samples: the means
 // and margins as before (tinybench-style), the spread beside each, and the
-// samples themselves so that the report can pair contenders round by round.
+// median of each turn so that the report can pair contenders round by round.
 import type { Contender } from './contenders.js';
 import type { End, Placed, Ready } from './measure.js';
 import { summarize, type Spread } from './stats.js';
@@ -33,11 +33,13 @@ export interface Figures {
   durableSpread?: Spread | null;
   loadSpread?: Spread | null;
   /**
-   * Every sample with its round: `[round, stall ms, done ms, place in the
-   * round's order]` per save, `[round, ms]` per load.
+   * Each turn (a round's saves of this contender): `[round, median stall
+   * ms, median done ms, place in the round's order, saves]`, and per turn
+   * of loads `[round, median ms, loads]`. Results files from before turns
+   * hold one entry per save, without the count.
    */
-  saveSamples?: Array<[number, number, number, number]>;
-  loadSamples?: Array<[number, number]>;
+  saveSamples?: Array<[number, number, number, number, number?]>;
+  loadSamples?: Array<[number, number, number?]>;
 }
 
 /** The figures with a sample per save or load. */
@@ -55,11 +57,10 @@ export function meanOf(f: Figures, figure: FigureName): number | null {
 /** Per round, the median of the figure's samples in the contender's turn. */
 export function byRound(f: Figures, figure: FigureName): Map<number, number> {
   if (figure === 'durable' && f.durableMs === null) return new Map();
-  const samples: Array<[number, number]> = figure === 'load' ? f.loadSamples ?? []
+  const entries: Array<[number, number]> = figure === 'load' ? (f.loadSamples ?? []).map(([round, ms]) => [round, ms])
     : (f.saveSamples ?? []).map(([round, stall, done]) => [round, figure === 'stall' ? stall : done]);
-  const turns = new Map<number, number[]>();
-  for (const [round, v] of samples) turns.set(round, [...(turns.get(round) ?? []), v]);
-  return new Map([...turns].map(([round, vs]) => [round, summarize(vs).spread.median]));
+  // One entry per turn; a file from before turns has one per save.
+  return new Map([...turns(entries, ([round]) => round)].map(([round, turn]) => [round, median(turn.map(([, v]) => v))]));
 }
 
 export function figuresOfSamples(contender: Contender, samples: Placed[], ready: Ready, end: End): Figures {
@@ -85,7 +86,18 @@ export function figuresOfSamples(contender: Contender, samples: Placed[], ready:
     stallRmePct: stall.rmePct,
     durableSpread: contender.writes ? done.spread : null,
     loadSpread: load?.spread ?? null,
-    saveSamples: samples.map((s) => [s.save.round, s.save.stallMs, s.save.doneMs, s.position]),
-    loadSamples: loadSamples.map((l) => [l.round, l.ms]),
+    saveSamples: [...turns(samples, (s) => s.save.round)].map(([round, turn]) => [
+      round, median(turn.map((s) => s.save.stallMs)), median(turn.map((s) => s.save.doneMs)), turn[0].position, turn.length,
+    ]),
+    loadSamples: [...turns(loadSamples, (l) => l.round)].map(([round, turn]) => [round, median(turn.map((l) => l.ms)), turn.length]),
   };
+}
+
+const median = (values: number[]) => summarize(values).spread.median;
+
+/** Samples grouped by round, in round order: a contender's turns. */
+function turns<T>(samples: readonly T[], roundOf: (sample: T) => number): Map<number, T[]> {
+  const byTurn = new Map<number, T[]>();
+  for (const sample of samples) byTurn.set(roundOf(sample), [...(byTurn.get(roundOf(sample)) ?? []), sample]);
+  return byTurn;
 }
