@@ -72,11 +72,13 @@ check_project() {
   echo "-- tensorkeep installed at ${installed#"$dir"/}"
   # tfjs's own declarations are not strict-clean (they fail skipLibCheck: false
   # by themselves); every other file, tensorkeep's declarations included, must be.
+  # pnpm puts them under node_modules/.pnpm/<package@version>/node_modules/.
+  local tfjs='^node_modules/(\.pnpm/[^/]+/node_modules/)?@tensorflow/'
   out=$(cd "$dir" && node_modules/.bin/tsc -p . 2>&1) || true
-  if grep -E '^[^ ].*error TS' <<< "$out" | grep -vq '^node_modules/@tensorflow/'; then
+  if grep -E '^[^ ].*error TS' <<< "$out" | grep -Evq "$tfjs"; then
     echo "$out"; echo "the strict TypeScript consumer does not compile"; exit 1
   fi
-  echo "strict TypeScript consumer: compiled ($(grep -c '^node_modules/@tensorflow/.*error TS' <<< "$out" || true) errors in tfjs's own declarations, none elsewhere)"
+  echo "strict TypeScript consumer: compiled ($(grep -Ec "$tfjs.*error TS" <<< "$out" || true) errors in tfjs's own declarations, none elsewhere)"
   out=$(cd "$dir/run" && for f in ../dist/example-*.js; do node "$f" 2> /dev/null; done && node ../dist/example-1.js)
   grep -q '^fresh start$' <<< "$out" || { echo "$out"; echo "the first run did not start fresh"; exit 1; }
   grep -q '^replayed 100 records$' <<< "$out" || { echo "$out"; echo "the episode example failed"; exit 1; }
