@@ -54,31 +54,19 @@ function loaded(index: CheckpointIndex, tensors: Record<string, Tensor>): Loaded
   return { info, tensors, metrics: info.metrics, step: info.step, epoch: info.epoch, meta };
 }
 
-export function writeCheckpoint(
+// Async: bad arguments reject, as every failure of the Promise form does.
+export async function writeCheckpoint(
   path: string, tensors: TensorInput, fields: CheckpointFields = {}, options: WriteOptions = {},
 ): Promise<CheckpointIndex> {
-  return writeTo(path, tensors, fields, options, CALLER);
+  const { specs, head, native: opts } = writeArgs(path, tensors, fields, options);
+  return writeNative(path, specs, head, opts, CALLER);
 }
 
 export function writeCheckpointSync(
   path: string, tensors: TensorInput, fields: CheckpointFields = {}, options: WriteOptions = {},
 ): CheckpointIndex {
-  return writeToSync(path, tensors, fields, options, CALLER);
-}
-
-async function writeTo(
-  path: string, tensors: TensorInput, fields: CheckpointFields, options: WriteOptions, links: Links,
-): Promise<CheckpointIndex> {
   const { specs, head, native: opts } = writeArgs(path, tensors, fields, options);
-  const result = await callNativeAsync(() => native.writeCheckpoint(path, specs, head, opts, true, links));
-  return parseIndex(result.indexJson, path, result.fileBytes);
-}
-
-function writeToSync(
-  path: string, tensors: TensorInput, fields: CheckpointFields, options: WriteOptions, links: Links,
-): CheckpointIndex {
-  const { specs, head, native: opts } = writeArgs(path, tensors, fields, options);
-  return writeNativeSync(path, specs, head, opts, links);
+  return writeNativeSync(path, specs, head, opts, CALLER);
 }
 
 /**
@@ -87,13 +75,17 @@ function writeToSync(
  * walked twice more on its way to the addon, which checks them again.
  */
 export async function writeCheckedTo(path: string, specs: TensorSpec[], fields: CheckpointFields, options: WriteOptions): Promise<CheckpointIndex> {
-  const result = await callNativeAsync(() => native.writeCheckpoint(path, specs, headJson(fields), checkWriteOptions(options), true, STORE));
-  return parseIndex(result.indexJson, path, result.fileBytes);
+  return writeNative(path, specs, headJson(fields), checkWriteOptions(options), STORE);
 }
 
 /** writeCheckedTo() on the calling thread (a worker's). */
 export function writeCheckedToSync(path: string, specs: TensorSpec[], fields: CheckpointFields, options: WriteOptions): CheckpointIndex {
   return writeNativeSync(path, specs, headJson(fields), checkWriteOptions(options), STORE);
+}
+
+async function writeNative(path: string, specs: TensorSpec[], head: string, options: NativeWriteOptions, links: Links): Promise<CheckpointIndex> {
+  const result = await callNativeAsync(() => native.writeCheckpoint(path, specs, head, options, true, links));
+  return parseIndex(result.indexJson, path, result.fileBytes);
 }
 
 function writeNativeSync(path: string, specs: TensorSpec[], head: string, options: NativeWriteOptions, links: Links): CheckpointIndex {

@@ -80,7 +80,6 @@ export class SaveQueue {
   private readonly running: Running[] = [];
   private idleWaiters: Array<() => void> = [];
   private progressWaiters: Array<() => void> = [];
-  private committing = false;
   coalesced = 0;
   /** Time report()/save() held the calling thread for a save (the copy). */
   readonly stall = createHistogram();
@@ -172,14 +171,12 @@ export class SaveQueue {
       this.write(entry).then(
         (index) => (entry.outcome = { index }),
         (error) => (entry.outcome = { error }),
-      ).finally(() => void this.commitInOrder());
+      ).finally(() => this.commitInOrder());
     }
   }
 
   /** Commits (or fails) finished saves from the oldest on, one at a time: a later seq never commits before an earlier one. */
   private commitInOrder(): void {
-    if (this.committing) return;
-    this.committing = true;
     while (this.running[0]?.outcome) {
       const entry = this.running[0];
       const outcome = entry.outcome!;
@@ -196,7 +193,6 @@ export class SaveQueue {
       this.startMore();
       for (const wake of this.progressWaiters.splice(0)) wake();
     }
-    this.committing = false;
     if (this.depth === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
