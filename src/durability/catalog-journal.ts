@@ -97,11 +97,6 @@ export class CatalogJournal {
     await this.compacting?.catch(() => undefined);
   }
 
-  /** Whether syncSoon() scheduled an fsync that has not started: records wait for it. */
-  get syncPending(): boolean {
-    return this.syncTimer !== null;
-  }
-
   close(): void {
     this.cancelSoon();
     this.journal?.close();

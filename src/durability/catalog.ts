@@ -180,8 +180,8 @@ export class Catalog {
     return this.log?.largerThan(COMPACT_BYTES) ? this.log.compact() : null;
   }
 
+  /** Closes the journal; a model's close journals and fsyncs its state first (saveState), which covers every commit record. */
   async close(): Promise<void> {
-    if (this.log?.syncPending) await this.durable();
     await this.log?.idle();
     await this.compactIfLarge();
     this.log?.close();

@@ -38,7 +38,7 @@ describe('the fsyncs of a commit', () => {
     await store.close();
   });
 
-  it('close fsyncs a journal whose fsync is still waiting, and the next open lists the checkpoint from its record', async () => {
+  it('close fsyncs the journal before the background fsync is due, and the next open lists the checkpoint from its record', async () => {
     const dir = tempDir();
     native.setFaultPlan('trace');
     let store = await open(dir, { logger: silentLogger, handleSignals: false });
